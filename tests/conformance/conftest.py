@@ -40,7 +40,8 @@ def rel(obj: str | list[str], **extra: Any) -> dict[str, Any]:
 
 def geo(geometry_type: str, coordinates: Any, **extra: Any) -> dict[str, Any]:
     """A normalized GeoProperty."""
-    return {"type": "GeoProperty", "value": {"type": geometry_type, "coordinates": coordinates}, **extra}
+    value = {"type": geometry_type, "coordinates": coordinates}
+    return {"type": "GeoProperty", "value": value, **extra}
 
 
 def entity(entity_id: str, entity_type: str | list[str] = "Thing", **attrs: Any) -> dict[str, Any]:
@@ -87,7 +88,8 @@ def exists(client: httpx.Client, entity_id: str, headers: dict[str, str] | None 
 
 def assert_problem(response: httpx.Response, status: int, *names: str) -> dict[str, Any]:
     """Check an RFC 7807 ProblemDetails answer: status, spec error type, title and detail."""
-    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
+    got = response.status_code
+    assert got == status, f"expected {status}, got {got}: {response.text}"
     body = response.json()
     allowed = {ERRORS + name for name in names}
     assert body.get("type") in allowed, f"expected one of {sorted(allowed)}, got {body}"
