@@ -1,0 +1,106 @@
+"""The storage interface every engine implements, and the query model engines execute.
+
+The context layer speaks only to this interface. It hands the store fully expanded names and
+parsed filters; the store decides how to run them (SQL, indexes, prefilters). A second engine
+(PostgreSQL) implements the same `Store` protocol without any change above it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Document = dict[str, Any]
+"""A stored entity: see docs/internals.md."""
+
+TypeExpr = str | tuple[str, tuple["TypeExpr", ...]]
+"""An expanded type name, or ("and" | "or", operands) from an NGSI-LD type expression."""
+
+
+@dataclass(frozen=True)
+class GeoFilter:
+    """A geo-query the store can run: a cheap box prefilter, then the exact predicate."""
+
+    attribute: str
+    """Expanded name of the GeoProperty to test."""
+    bbox: tuple[float, float, float, float] | None
+    """(min lon, min lat, max lon, max lat) every match must intersect; None when no box helps."""
+    matches: Callable[[dict[str, Any]], bool]
+    """Exact predicate on one GeoJSON value."""
+
+
+@dataclass
+class EntityQuery:
+    """What to select; `None` members do not restrict."""
+
+    ids: list[str] | None = None
+    id_pattern: str | None = None
+    types: TypeExpr | None = None
+    attrs: list[str] | None = None
+    """Entities having at least one of these (expanded) attributes."""
+    q: Any = None
+    """A resolved `q` AST (madina.context.qlang)."""
+    scope_q: Any = None
+    geo: GeoFilter | None = None
+    order_by: list[tuple[str, bool]] = field(default_factory=list)
+    """(expanded attribute or "id"/"type"/…, descending) pairs, applied before the default order."""
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+
+
+@dataclass
+class AttributeSummary:
+    """Discovery data for one attribute name (expanded)."""
+
+    name: str
+    attribute_types: set[str]
+    type_names: set[str]
+    count: int
+
+
+@dataclass
+class TypeSummary:
+    """Discovery data for one entity type (expanded)."""
+
+    name: str
+    count: int
+    attributes: dict[str, set[str]]
+    """Expanded attribute name -> attribute kinds seen (Property, Relationship, …)."""
+
+
+class Transaction(Protocol):
+    """Writes inside one atomic unit; nothing is visible or durable before the unit commits."""
+
+    def get(self, entity_id: str) -> Document | None: ...
+    def get_many(self, entity_ids: list[str]) -> dict[str, Document]: ...
+    def insert(self, doc: Document) -> bool:
+        """False when an entity with that id already exists (nothing written)."""
+    def update(self, doc: Document, previous: Document | None = None) -> None:
+        """Replace the stored document; `previous` (if the caller has it) saves a read."""
+    def delete(self, entity_id: str) -> bool: ...
+
+
+class Store(Protocol):
+    """One storage engine: entities per tenant, plus the broker's own small tables."""
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+
+    def tenant_exists(self, tenant: str) -> bool: ...
+    def transaction(self, tenant: str) -> AbstractContextManager[Transaction]:
+        """Creates the tenant on first write; commits on success, rolls back on error."""
+
+    def get(self, tenant: str, entity_id: str) -> Document | None: ...
+    def query(self, tenant: str, query: EntityQuery) -> tuple[list[Document], int | None]: ...
+    def matching_ids(self, tenant: str, query: EntityQuery) -> list[str]:
+        """Every id the query selects, ignoring paging."""
+    def types(self, tenant: str) -> list[TypeSummary]: ...
+    def attributes(self, tenant: str) -> list[AttributeSummary]: ...
+
+    # JSON-LD context cache persistence (madina.context.jsonld.ContextStore)
+    def load_contexts(self) -> list[dict[str, Any]]: ...
+    def save_context(self, entry: dict[str, Any]) -> None: ...
+    def delete_context(self, context_id: str) -> None: ...

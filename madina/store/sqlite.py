@@ -1,0 +1,417 @@
+"""The embedded engine: one SQLite file in WAL mode.
+
+One connection serves the whole process. Calls are short and run on the event loop thread, which
+costs less than hopping to a thread pool for every request and keeps writes serialised the way
+SQLite wants them. A transaction commits before the HTTP answer is sent, so a 2xx means the change
+is in the WAL and survives a crash of the process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from madina.store import sqlite_filters
+from madina.store.base import (
+    AttributeSummary,
+    Document,
+    EntityQuery,
+    GeoFilter,
+    TypeExpr,
+    TypeSummary,
+)
+from madina.store.geometry import bbox_of
+from madina.store.sqlite_schema import migrate
+
+GEO_KINDS = ("GeoProperty",)
+SYSTEM_ORDER_KEYS = {"id": "e.id", "createdAt": "e.created_at", "modifiedAt": "e.modified_at"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def json_label(name: str) -> str:
+    """A JSON path label for SQLite; attribute names are IRIs full of `:` `/` `.`."""
+    return '"' + name.replace('"', '\\"') + '"'
+
+
+class SQLiteStore:
+    """The `Store` protocol on one SQLite database file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self._tenants: set[str] = set()
+        self._geo_filters: dict[int, Callable[[dict[str, Any]], bool]] = {}
+        self._geo_tokens = itertools.count(1)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA mmap_size=268435456")
+        sqlite_filters.register_functions(conn)
+        conn.create_function("geo_match", 2, self._geo_match, deterministic=False)
+        migrate(conn)
+        self._conn = conn
+        self._tenants = {row[0] for row in conn.execute("SELECT name FROM tenants")}
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.execute("PRAGMA optimize")
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("store is not open")
+        return self._conn
+
+    # -- tenants ---------------------------------------------------------------------------
+    def tenant_exists(self, tenant: str) -> bool:
+        return tenant == "" or tenant in self._tenants
+
+    def _ensure_tenant(self, tenant: str) -> None:
+        if tenant and tenant not in self._tenants:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO tenants(name, created_at) VALUES (?, ?)", (tenant, _now())
+            )
+
+    # -- writes ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, tenant: str) -> Iterator[SQLiteTransaction]:
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._ensure_tenant(tenant)
+                yield SQLiteTransaction(self, tenant)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            if tenant:
+                self._tenants.add(tenant)
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, tenant: str, entity_id: str) -> Document | None:
+        row = self.conn.execute(
+            "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+        ).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def query(self, tenant: str, query: EntityQuery) -> tuple[list[Document], int | None]:
+        with self._geo_registered(query.geo) as token:
+            where, params = self._where(tenant, query, token)
+            total = None
+            if query.count:
+                total = self.conn.execute(
+                    f"SELECT count(*) FROM entities e WHERE {where}", params
+                ).fetchone()[0]
+            if query.limit == 0:
+                return [], total
+            order, order_params = self._order(query)
+            rows = self.conn.execute(
+                f"SELECT e.doc FROM entities e WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, *order_params, query.limit, query.offset],
+            ).fetchall()
+        return [orjson.loads(r[0]) for r in rows], total
+
+    def matching_ids(self, tenant: str, query: EntityQuery) -> list[str]:
+        """Every id the query selects, ignoring paging (purge, batch delete by query)."""
+        with self._geo_registered(query.geo) as token:
+            where, params = self._where(tenant, query, token)
+            rows = self.conn.execute(
+                f"SELECT e.id FROM entities e WHERE {where} ORDER BY e.pk", params
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def types(self, tenant: str) -> list[TypeSummary]:
+        summaries: dict[str, TypeSummary] = {}
+        rows = self.conn.execute(
+            """
+            SELECT t.type, count(DISTINCT t.entity_pk)
+            FROM entity_types t WHERE t.tenant = ? GROUP BY t.type ORDER BY t.type
+            """,
+            (tenant,),
+        ).fetchall()
+        for name, count in rows:
+            summaries[name] = TypeSummary(name=name, count=count, attributes={})
+        rows = self.conn.execute(
+            """
+            SELECT t.type, a.key, json_extract(i.value, '$.type')
+            FROM entity_types t
+            JOIN entities e ON e.pk = t.entity_pk
+            JOIN json_each(e.doc) a ON a.type = 'array' AND instr(a.key, ':') > 0
+            JOIN json_each(a.value) i
+            WHERE t.tenant = ?
+            GROUP BY 1, 2, 3
+            """,
+            (tenant,),
+        ).fetchall()
+        for type_name, attr, kind in rows:
+            summaries[type_name].attributes.setdefault(attr, set()).add(kind)
+        return list(summaries.values())
+
+    def attributes(self, tenant: str) -> list[AttributeSummary]:
+        out: dict[str, AttributeSummary] = {}
+        rows = self.conn.execute(
+            """
+            SELECT a.key, json_extract(i.value, '$.type'), t.type
+            FROM entities e
+            JOIN json_each(e.doc) a ON a.type = 'array' AND instr(a.key, ':') > 0
+            JOIN json_each(a.value) i
+            JOIN entity_types t ON t.entity_pk = e.pk
+            WHERE e.tenant = ?
+            GROUP BY 1, 2, 3
+            """,
+            (tenant,),
+        )
+        for name, kind, type_name in rows:
+            summary = out.setdefault(name, AttributeSummary(name, set(), set(), 0))
+            summary.attribute_types.add(kind)
+            summary.type_names.add(type_name)
+        rows = self.conn.execute(
+            """
+            SELECT a.key, count(*) FROM entities e
+            JOIN json_each(e.doc) a ON a.type = 'array' AND instr(a.key, ':') > 0
+            WHERE e.tenant = ? GROUP BY a.key
+            """,
+            (tenant,),
+        )
+        for name, count in rows:
+            out[name].count = count
+        return [out[name] for name in sorted(out)]
+
+    # -- @context cache (ContextStore) -----------------------------------------------------
+    def load_contexts(self) -> list[dict[str, Any]]:
+        return [orjson.loads(r[0]) for r in self.conn.execute("SELECT entry FROM jsonld_contexts")]
+
+    def save_context(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO jsonld_contexts(id, entry) VALUES (?, ?)",
+                (entry["id"], orjson.dumps(entry).decode()),
+            )
+
+    def delete_context(self, context_id: str) -> None:
+        with self._lock:
+            self.conn.execute("DELETE FROM jsonld_contexts WHERE id = ?", (context_id,))
+
+    # -- query compilation -----------------------------------------------------------------
+    def _where(self, tenant: str, query: EntityQuery, geo_token: int | None) -> tuple[str, list]:
+        clauses = ["e.tenant = ?"]
+        params: list[Any] = [tenant]
+        if query.ids is not None:
+            clauses.append(f"e.id IN ({','.join('?' * len(query.ids))})")
+            params.extend(query.ids)
+        if query.id_pattern is not None:
+            clauses.append("regexp(?, e.id)")
+            params.append(query.id_pattern)
+        if query.types is not None:
+            sql, type_params = _type_clause(tenant, query.types)
+            clauses.append(sql)
+            params.extend(type_params)
+        if query.attrs:
+            clauses.append(
+                "(" + " OR ".join("json_type(e.doc, ?) IS NOT NULL" for _ in query.attrs) + ")"
+            )
+            params.extend("$." + json_label(a) for a in query.attrs)
+        if query.q is not None:
+            sql, q_params = sqlite_filters.compile_q(query.q)
+            clauses.append(sql)
+            params.extend(q_params)
+        if query.scope_q is not None:
+            sql, s_params = sqlite_filters.compile_scope(query.scope_q)
+            clauses.append(sql)
+            params.extend(s_params)
+        if query.geo is not None:
+            geo = query.geo
+            if geo.bbox is not None:
+                clauses.append(
+                    "e.pk IN (SELECT s.entity_pk FROM geo_index g JOIN geo_shapes s ON s.id = g.id"
+                    " WHERE s.attr = ? AND g.max_lon >= ? AND g.min_lon <= ?"
+                    " AND g.max_lat >= ? AND g.min_lat <= ?)"
+                )
+                min_lon, min_lat, max_lon, max_lat = geo.bbox
+                params.extend([geo.attribute, min_lon, max_lon, min_lat, max_lat])
+            clauses.append("geo_match(?, json_extract(e.doc, ?))")
+            params.extend([geo_token, "$." + json_label(geo.attribute)])
+        return " AND ".join(clauses), params
+
+    def _order(self, query: EntityQuery) -> tuple[str, list]:
+        terms: list[str] = []
+        params: list[Any] = []
+        for key, descending in query.order_by:
+            direction = "DESC" if descending else "ASC"
+            if key in SYSTEM_ORDER_KEYS:
+                terms.append(f"{SYSTEM_ORDER_KEYS[key]} {direction}")
+            else:
+                terms.append(f"json_extract(e.doc, ?) {direction}")
+                params.append("$." + json_label(key) + "[0].value")
+        terms.append("e.pk")
+        return ", ".join(terms), params
+
+    @contextmanager
+    def _geo_registered(self, geo: GeoFilter | None) -> Iterator[int | None]:
+        if geo is None:
+            yield None
+            return
+        token = next(self._geo_tokens)
+        self._geo_filters[token] = geo.matches
+        try:
+            yield token
+        finally:
+            del self._geo_filters[token]
+
+    def _geo_match(self, token: int, instances_json: str | None) -> bool:
+        if instances_json is None:
+            return False
+        matches = self._geo_filters[token]
+        return any(
+            isinstance(inst.get("value"), dict) and matches(inst["value"])
+            for inst in orjson.loads(instances_json)
+        )
+
+
+def _type_clause(tenant: str, expr: TypeExpr) -> tuple[str, list]:
+    if isinstance(expr, str):
+        return (
+            "e.pk IN (SELECT entity_pk FROM entity_types WHERE tenant = ? AND type = ?)",
+            [tenant, expr],
+        )
+    op, operands = expr
+    if op == "or" and all(isinstance(o, str) for o in operands):
+        marks = ",".join("?" * len(operands))
+        return (
+            f"e.pk IN (SELECT entity_pk FROM entity_types WHERE tenant = ? AND type IN ({marks}))",
+            [tenant, *operands],
+        )
+    parts = [_type_clause(tenant, o) for o in operands]
+    joiner = " AND " if op == "and" else " OR "
+    return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
+
+
+def _geo_boxes(doc: Document) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Every GeoProperty instance's (attribute, bbox); the R*Tree holds exactly these."""
+    boxes = []
+    for name, instances in doc.items():
+        if ":" not in name or not isinstance(instances, list):
+            continue
+        for inst in instances:
+            if inst.get("type") in GEO_KINDS and isinstance(inst.get("value"), dict):
+                box = bbox_of(inst["value"])
+                if box is not None:
+                    boxes.append((name, box))
+    return boxes
+
+
+class SQLiteTransaction:
+    """The writes of one `SQLiteStore.transaction()`; only valid inside its `with` block."""
+
+    def __init__(self, store: SQLiteStore, tenant: str) -> None:
+        self.store = store
+        self.conn = store.conn
+        self.tenant = tenant
+
+    def get(self, entity_id: str) -> Document | None:
+        return self.store.get(self.tenant, entity_id)
+
+    def get_many(self, entity_ids: list[str]) -> dict[str, Document]:
+        found: dict[str, Document] = {}
+        for start in range(0, len(entity_ids), 500):
+            chunk = entity_ids[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT id, doc FROM entities WHERE tenant = ? AND id IN ({','.join('?' * len(chunk))})",
+                [self.tenant, *chunk],
+            )
+            found.update((i, orjson.loads(d)) for i, d in rows)
+        return found
+
+    def insert(self, doc: Document) -> bool:
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO entities(tenant, id, doc, created_at, modified_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (self.tenant, doc["id"], orjson.dumps(doc).decode(), doc["createdAt"],
+             doc["modifiedAt"]),
+        )
+        if cur.rowcount == 0:
+            return False
+        pk = cur.lastrowid
+        self._index_types(pk, doc)
+        self._index_geo(pk, _geo_boxes(doc))
+        return True
+
+    def update(self, doc: Document, previous: Document | None = None) -> None:
+        row = self.conn.execute(
+            "SELECT pk, doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, doc["id"])
+        ).fetchone()
+        if row is None:
+            raise KeyError(doc["id"])
+        pk = row[0]
+        old = previous if previous is not None else orjson.loads(row[1])
+        self.conn.execute(
+            "UPDATE entities SET doc = ?, modified_at = ? WHERE pk = ?",
+            (orjson.dumps(doc).decode(), doc["modifiedAt"], pk),
+        )
+        if old.get("type") != doc.get("type"):
+            self.conn.execute("DELETE FROM entity_types WHERE entity_pk = ?", (pk,))
+            self._index_types(pk, doc)
+        boxes = _geo_boxes(doc)
+        if boxes != _geo_boxes(old):
+            self._unindex_geo(pk)
+            self._index_geo(pk, boxes)
+
+    def delete(self, entity_id: str) -> bool:
+        row = self.conn.execute(
+            "SELECT pk FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
+        ).fetchone()
+        if row is None:
+            return False
+        pk = row[0]
+        self.conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
+        self.conn.execute("DELETE FROM entity_types WHERE entity_pk = ?", (pk,))
+        self._unindex_geo(pk)
+        return True
+
+    def _index_types(self, pk: int, doc: Document) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO entity_types(tenant, type, entity_pk) VALUES (?, ?, ?)",
+            [(self.tenant, t, pk) for t in doc["type"]],
+        )
+
+    def _index_geo(self, pk: int, boxes: list[tuple[str, tuple[float, float, float, float]]]):
+        for attr, (min_lon, min_lat, max_lon, max_lat) in boxes:
+            shape_id = self.conn.execute(
+                "INSERT INTO geo_shapes(entity_pk, attr) VALUES (?, ?)", (pk, attr)
+            ).lastrowid
+            self.conn.execute(
+                "INSERT INTO geo_index(id, min_lon, max_lon, min_lat, max_lat)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (shape_id, min_lon, max_lon, min_lat, max_lat),
+            )
+
+    def _unindex_geo(self, pk: int) -> None:
+        self.conn.execute(
+            "DELETE FROM geo_index WHERE id IN (SELECT id FROM geo_shapes WHERE entity_pk = ?)",
+            (pk,),
+        )
+        self.conn.execute("DELETE FROM geo_shapes WHERE entity_pk = ?", (pk,))

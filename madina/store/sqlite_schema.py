@@ -1,0 +1,78 @@
+"""SQLite schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+Never edit a released step: append a new one. A database newer than this code is refused, so an
+old binary cannot silently corrupt a newer layout.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: entities as JSON documents with id/type/geo indexes, tenants, the @context cache.
+    """
+    CREATE TABLE tenants (
+        name TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE entities (
+        pk INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        UNIQUE (tenant, id)
+    );
+    CREATE TABLE entity_types (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        entity_pk INTEGER NOT NULL,
+        PRIMARY KEY (tenant, type, entity_pk)
+    ) WITHOUT ROWID;
+    CREATE INDEX entity_types_by_entity ON entity_types (entity_pk);
+    CREATE TABLE geo_shapes (
+        id INTEGER PRIMARY KEY,
+        entity_pk INTEGER NOT NULL,
+        attr TEXT NOT NULL
+    );
+    CREATE INDEX geo_shapes_by_entity ON geo_shapes (entity_pk);
+    CREATE VIRTUAL TABLE geo_index USING rtree (id, min_lon, max_lon, min_lat, max_lat);
+    CREATE TABLE jsonld_contexts (
+        id TEXT PRIMARY KEY,
+        entry TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer Madina; refuse rather than misread it."""
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"database schema version {found} is newer than this Madina ({SCHEMA_VERSION}); "
+            "upgrade Madina"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script; executescript() would commit on its own and break atomicity."""
+    return [s.strip() for s in script.split(";") if s.strip()]
