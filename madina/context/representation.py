@@ -1,0 +1,209 @@
+"""Stored document → what clients read: normalized, concise or keyValues (clause 4.5).
+
+Rendering never fails: documents were validated on the way in, so every branch here is
+about presentation (compaction, filters, language selection), not about checking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from madina.context.entity_model import (
+    ATTRIBUTE_MEMBERS,
+    CONTENT_MEMBER,
+    GEO_PROPERTY,
+    LANGUAGE_PROPERTY,
+    LIST_RELATIONSHIP,
+    NONE_DATASET,
+    PROPERTY,
+    RELATIONSHIP,
+    SYS_ATTRS,
+    VOCAB_PROPERTY,
+    TermMap,
+    display_datetime,
+    is_expanded,
+    is_geojson_geometry,
+)
+
+FORMS = ("normalized", "concise", "keyValues")
+_COMMON = ("observedAt", "unitCode", "datasetId", "expiresAt")
+
+
+def render_entity(
+    doc: dict[str, Any],
+    terms: TermMap,
+    *,
+    form: str = "normalized",
+    sys_attrs: bool = False,
+    attrs: set[str] | None = None,
+    pick: set[str] | None = None,
+    omit: set[str] | None = None,
+    lang: str | None = None,
+    dataset_ids: set[str] | None = None,
+    now: str | None = None,
+) -> dict[str, Any]:
+    """Render one entity; `attrs` holds expanded names, `pick`/`omit` compact member names."""
+    if form not in FORMS:
+        raise ValueError(f"unknown representation {form!r}")
+    types = [terms.compact(t) for t in doc["type"]]
+    out: dict[str, Any] = {"id": doc["id"], "type": types[0] if len(types) == 1 else types}
+    if "scope" in doc:
+        scope = doc["scope"]
+        out["scope"] = scope[0] if len(scope) == 1 else scope
+    if sys_attrs and form != "keyValues":
+        out["createdAt"] = doc["createdAt"]
+        out["modifiedAt"] = doc["modifiedAt"]
+    for name, instances in doc.items():
+        if not is_expanded(name) or (attrs is not None and name not in attrs):
+            continue
+        rendered = render_attribute(
+            instances, terms, form=form, sys_attrs=sys_attrs, lang=lang,
+            dataset_ids=dataset_ids, now=now,
+        )
+        if rendered is not None:
+            out[terms.compact(name)] = rendered
+    if pick is not None:
+        out = {k: v for k, v in out.items() if k in pick}
+    if omit:
+        out = {k: v for k, v in out.items() if k not in omit}
+    return out
+
+
+def render_attribute(
+    instances: list[dict[str, Any]],
+    terms: TermMap,
+    *,
+    form: str = "normalized",
+    sys_attrs: bool = False,
+    lang: str | None = None,
+    dataset_ids: set[str] | None = None,
+    now: str | None = None,
+) -> Any:
+    """One attribute's instances as the client sees them, or None when all are filtered out."""
+    visible = [
+        i for i in instances
+        if _wanted(i, dataset_ids) and not (now and i.get("expiresAt", "~") < now)
+    ]
+    if not visible:
+        return None
+    if form == "keyValues":
+        if len(visible) == 1:
+            return _simplified(visible[0], terms, lang)
+        return {"dataset": {
+            i.get("datasetId", NONE_DATASET): _simplified(i, terms, lang) for i in visible
+        }}
+    rendered = [_instance(i, terms, form, sys_attrs, lang, len(visible) > 1) for i in visible]
+    return rendered[0] if len(rendered) == 1 else rendered
+
+
+def _wanted(instance: dict[str, Any], dataset_ids: set[str] | None) -> bool:
+    if dataset_ids is None:
+        return True
+    return instance.get("datasetId", NONE_DATASET) in dataset_ids
+
+
+def _instance(
+    instance: dict[str, Any], terms: TermMap, form: str, sys_attrs: bool, lang: str | None,
+    in_array: bool,
+) -> Any:
+    kind = instance["type"]
+    out: dict[str, Any] = {"type": kind}
+    if kind == LANGUAGE_PROPERTY and lang is not None:
+        tag = best_language(instance["languageMap"], lang)
+        out = {"type": PROPERTY, "value": instance["languageMap"][tag], "lang": tag}
+    else:
+        member = CONTENT_MEMBER[kind]
+        out[member] = _content(kind, instance[member], terms)
+    if "objectType" in instance:
+        out["objectType"] = _compact_vocab(instance["objectType"], terms)
+    for key in _COMMON:
+        if key in instance:
+            out[key] = instance[key]
+    for key in ("observedAt", "expiresAt"):
+        if key in out:
+            out[key] = display_datetime(out[key])
+    if sys_attrs:
+        for key in SYS_ATTRS:
+            if key in instance:
+                out[key] = instance[key]
+    for key, sub in instance.items():
+        if key not in ATTRIBUTE_MEMBERS and is_expanded(key):
+            out[terms.compact(key)] = _instance(sub, terms, form, sys_attrs, lang, False)
+    return _concise(out, in_array) if form == "concise" else out
+
+
+def _content(kind: str, content: Any, terms: TermMap) -> Any:
+    if kind == VOCAB_PROPERTY:
+        return _compact_vocab(content, terms)
+    if kind == LIST_RELATIONSHIP:
+        return [{"object": item} for item in content]
+    return content
+
+
+def _compact_vocab(value: str | list[str], terms: TermMap) -> str | list[str]:
+    if isinstance(value, list):
+        return [terms.compact_vocab(v) for v in value]
+    return terms.compact_vocab(value)
+
+
+def _concise(out: dict[str, Any], in_array: bool) -> Any:
+    """Drop `type` wherever parsing can infer it back (clause 4.5.2); stay lossless."""
+    kind = out["type"]
+    if kind == PROPERTY and is_geojson_geometry(out["value"]):
+        return out  # a plain Property holding GeoJSON would come back as a GeoProperty
+    if kind == GEO_PROPERTY and not is_geojson_geometry(out["value"]):
+        return out
+    rest = {k: v for k, v in out.items() if k != "type"}
+    if kind in (PROPERTY, GEO_PROPERTY) and len(rest) == 1 and not in_array:
+        value = rest["value"]
+        if kind == GEO_PROPERTY or not isinstance(value, dict | list):
+            return value
+    return rest
+
+
+def _simplified(instance: dict[str, Any], terms: TermMap, lang: str | None) -> Any:
+    """keyValues: the bare content; kinds whose content is not self-describing keep its key."""
+    kind = instance["type"]
+    if kind in (PROPERTY, GEO_PROPERTY):
+        return instance["value"]
+    if kind == RELATIONSHIP:
+        return instance["object"]
+    if kind == LANGUAGE_PROPERTY:
+        language_map = instance["languageMap"]
+        if lang is not None:
+            return language_map[best_language(language_map, lang)]
+        return {"languageMap": language_map}
+    if kind == VOCAB_PROPERTY:
+        return {"vocab": _compact_vocab(instance["vocab"], terms)}
+    member = CONTENT_MEMBER[kind]
+    return {member: instance[member]}
+
+
+def best_language(language_map: dict[str, Any], lang: str) -> str:
+    """Pick the languageMap entry for a `lang` parameter (clause 4.15, RFC 4647 lookup).
+
+    `lang` may list several tags with q-weights (`fr,en;q=0.8`) or `*`. When nothing matches,
+    the untagged `@none` entry is used, else the first tag in order, so a value is always
+    returned as the spec requires."""
+    ranges: list[tuple[float, int, str]] = []
+    for position, part in enumerate(lang.split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        if tag and weight > 0:
+            ranges.append((-weight, position, tag.lower()))
+    tags = sorted(language_map)
+    by_lower = {t.lower(): t for t in tags}
+    for _, _, wanted in sorted(ranges):
+        if wanted == "*":
+            return next((t for t in tags if t != NONE_DATASET), tags[0])
+        if wanted in by_lower:
+            return by_lower[wanted]
+        prefix = next((t for t in tags if t.lower().startswith(wanted + "-")), None)
+        if prefix is not None:
+            return prefix
+    return NONE_DATASET if NONE_DATASET in language_map else tags[0]
