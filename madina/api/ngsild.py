@@ -1,0 +1,503 @@
+"""The NGSI-LD HTTP binding (clause 6) for entities, attributes, batches and discovery.
+
+Thin by design: check parameters and media types, resolve the @context, call the broker, render.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from madina.api import http
+from madina.api.http import GEO_JSON, JSON, JSON_LD, RequestContext
+from madina.context import discovery
+from madina.context.broker import BatchResult, Broker, now_iso
+from madina.context.errors import BadRequestData, ResourceNotFound
+from madina.context.jsonld import ContextResolver
+from madina.context.query import (
+    QueryParams,
+    build_query,
+    check_uri,
+    parse_paging,
+    split_list,
+)
+from madina.context.representation import render_entity
+from madina.store.base import Document
+
+RENDER_PARAMS = frozenset({"attrs", "pick", "omit", "options", "format", "lang", "datasetId",
+                           "geometryProperty", "local", "join", "joinLevel"})
+QUERY_PARAMS = RENDER_PARAMS | {
+    "id", "idPattern", "type", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
+    "limit", "offset", "count", "orderBy", "csf", "containedBy",
+}
+RETRIEVE_PARAMS = RENDER_PARAMS | {"type"}
+FORMS = {"normalized", "concise", "keyValues"}
+
+
+def _broker(request: Request) -> Broker:
+    return request.app.state.broker
+
+
+def _resolver(request: Request) -> ContextResolver:
+    return request.app.state.contexts
+
+
+def _limits(request: Request):
+    return request.app.state.settings
+
+
+async def _ctx(request: Request, body: Any = None, is_ld: bool = False, **kw) -> RequestContext:
+    return await http.request_context(request, _resolver(request), body, is_ld, **kw)
+
+
+async def _body_and_ctx(request: Request, **kw) -> tuple[Any, RequestContext]:
+    body, is_ld = await http.read_json(request, _limits(request).max_body_bytes)
+    ctx = await _ctx(request, body, is_ld, **kw)
+    return http.strip_context(body), ctx
+
+
+def _object_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequestData("the request body must be a JSON object")
+    return body
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def _render_options(request: Request, ctx: RequestContext) -> dict[str, Any]:
+    params = request.query_params
+    options = http.options_of(request)
+    form = params.get("format")
+    for option in options:
+        if option in FORMS:
+            if form is not None and form != option:
+                raise BadRequestData("conflicting representation options")
+            form = option
+        elif option != "sysAttrs":
+            raise BadRequestData(f"unknown option {option!r}")
+    if form is not None and form not in FORMS:
+        raise BadRequestData(f"unknown format {form!r}")
+    attrs = split_list(params.get("attrs"))
+    pick = split_list(params.get("pick"))
+    omit = split_list(params.get("omit"))
+    if pick is not None and omit is not None:
+        raise BadRequestData("pick and omit cannot be used together")
+    dataset_ids = split_list(params.get("datasetId"))
+    return {
+        "form": form or "normalized",
+        "sys_attrs": "sysAttrs" in options,
+        "attrs": {ctx.terms.expand(a) for a in attrs} if attrs is not None else None,
+        "pick": set(pick) if pick is not None else None,
+        "omit": set(omit) if omit is not None else None,
+        "lang": params.get("lang"),
+        "dataset_ids": set(dataset_ids) if dataset_ids is not None else None,
+    }
+
+
+def _render(doc: Document, ctx: RequestContext, options: dict[str, Any]) -> dict[str, Any]:
+    return render_entity(doc, ctx.terms, **options, now=now_iso())
+
+
+def _feature(entity: dict[str, Any], geometry_property: str, form: str) -> dict[str, Any]:
+    """GeoJSON Feature of an entity (clause 4.5.16): its chosen GeoProperty becomes geometry."""
+    geometry = entity.get(geometry_property)
+    if isinstance(geometry, list):
+        geometry = geometry[0]
+    if isinstance(geometry, dict) and form != "keyValues" and "value" in geometry:
+        geometry = geometry["value"]
+    properties = {k: v for k, v in entity.items() if k != "id"}
+    return {"id": entity.get("id"), "type": "Feature", "geometry": geometry,
+            "properties": properties}
+
+
+def _entities_response(
+    request: Request,
+    ctx: RequestContext,
+    docs: list[Document],
+    options: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    entities = [_render(doc, ctx, options) for doc in docs]
+    if ctx.accept == GEO_JSON:
+        geometry_property = request.query_params.get("geometryProperty", "location")
+        payload: Any = {
+            "type": "FeatureCollection",
+            "features": [_feature(e, geometry_property, options["form"]) for e in entities],
+        }
+        return _geojson(payload, ctx, headers)
+    return http.json_response(entities, ctx, headers=headers)
+
+
+def _geojson(payload: dict[str, Any], ctx: RequestContext, headers=None) -> Response:
+    context = ctx.context_value if ctx.context_value is not None else http.CORE_CONTEXT_URL
+    headers = dict(headers or {})
+    if isinstance(context, str):
+        headers["Link"] = f"<{context}>; {http.LINK_REL}"
+    return Response(http.orjson.dumps(payload), media_type=GEO_JSON, headers=headers)
+
+
+def _query_params(request: Request) -> QueryParams:
+    p = request.query_params
+    return QueryParams(
+        ids=split_list(p.get("id")),
+        id_pattern=p.get("idPattern"),
+        type=p.get("type"),
+        attrs=split_list(p.get("attrs")),
+        q=p.get("q"),
+        scope_q=p.get("scopeQ"),
+        georel=p.get("georel"),
+        geometry=p.get("geometry"),
+        coordinates=p.get("coordinates"),
+        geoproperty=p.get("geoproperty"),
+        order_by=p.get("orderBy"),
+    )
+
+
+# -- entities ----------------------------------------------------------------------------------
+async def create_entity(request: Request) -> Response:
+    http.check_params(request, frozenset())
+    body, ctx = await _body_and_ctx(request)
+    entity_id = _broker(request).create(ctx.tenant, _object_body(body), ctx.terms)
+    return Response(
+        status_code=201,
+        headers={"Location": f"/ngsi-ld/v1/entities/{quote(entity_id, safe=':')}"},
+    )
+
+
+async def query_entities(request: Request) -> Response:
+    http.check_params(request, QUERY_PARAMS)
+    ctx = await _ctx(request)
+    params = _query_params(request)
+    local = request.query_params.get("local") == "true"
+    if not params.restricts() and not local:
+        raise BadRequestData(
+            "a query needs at least one of id, idPattern, type, attrs, q, georel or scopeQ"
+        )
+    settings = _limits(request)
+    limit, offset = parse_paging(
+        request.query_params.get("limit"), request.query_params.get("offset"),
+        settings.default_limit, settings.max_limit,
+    )
+    count = request.query_params.get("count") == "true"
+    options = _render_options(request, ctx)
+    query = build_query(params, ctx.terms, limit=limit, offset=offset, count=count)
+    docs, total = _broker(request).query(ctx.tenant, query)
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    return _entities_response(request, ctx, docs, options, headers)
+
+
+async def purge_entities(request: Request) -> Response:
+    http.check_params(request, frozenset({"id", "idPattern", "type", "q", "scopeQ", "georel",
+                                          "geometry", "coordinates", "geoproperty", "attrs",
+                                          "keep", "drop"}))
+    ctx = await _ctx(request)
+    params = _query_params(request)
+    if not params.restricts():
+        raise BadRequestData("purging needs at least one of id, idPattern, type, q or scopeQ")
+    query = build_query(params, ctx.terms, limit=0, offset=0, count=False)
+    _broker(request).purge(ctx.tenant, query)
+    return http.no_content()
+
+
+async def retrieve_entity(request: Request) -> Response:
+    http.check_params(request, RETRIEVE_PARAMS)
+    ctx = await _ctx(request)
+    options = _render_options(request, ctx)
+    doc = _broker(request).get(ctx.tenant, request.path_params["entityId"])
+    type_filter = request.query_params.get("type")
+    if type_filter is not None:
+        wanted = {ctx.terms.expand(t) for t in split_list(type_filter) or []}
+        if not wanted & set(doc["type"]):
+            raise ResourceNotFound("entity not found with the requested type")
+    entity = _render(doc, ctx, options)
+    if ctx.accept == GEO_JSON:
+        geometry_property = request.query_params.get("geometryProperty", "location")
+        return _geojson(_feature(entity, geometry_property, options["form"]), ctx)
+    return http.json_response(entity, ctx)
+
+
+async def replace_entity(request: Request) -> Response:
+    http.check_params(request, frozenset())
+    body, ctx = await _body_and_ctx(request)
+    _broker(request).replace(ctx.tenant, request.path_params["entityId"], _object_body(body),
+                             ctx.terms)
+    return http.no_content()
+
+
+async def merge_entity(request: Request) -> Response:
+    http.check_params(request, frozenset({"options"}))
+    body, ctx = await _body_and_ctx(request)
+    _broker(request).merge(ctx.tenant, request.path_params["entityId"], _object_body(body),
+                           ctx.terms)
+    return http.no_content()
+
+
+async def delete_entity(request: Request) -> Response:
+    http.check_params(request, frozenset({"type"}))
+    ctx = await _ctx(request)
+    _broker(request).delete(ctx.tenant, request.path_params["entityId"])
+    return http.no_content()
+
+
+# -- attributes --------------------------------------------------------------------------------
+def _partial(not_updated: list[dict[str, Any]], ctx: RequestContext, body: dict[str, Any]):
+    """204, or 207 with UpdateResult (clause 5.2.18) when some attributes were not updated."""
+    if not not_updated:
+        return http.no_content()
+    skipped = {ctx.terms.compact(n["attributeName"]) for n in not_updated}
+    updated = [k for k in body if k not in ("id", "type", "scope") and k not in skipped]
+    reasons = [
+        {"attributeName": ctx.terms.compact(n["attributeName"]), "reason": n["reason"]}
+        for n in not_updated
+    ]
+    return http.json_response({"updated": updated, "notUpdated": reasons}, ctx, status=207)
+
+
+async def append_attrs(request: Request) -> Response:
+    http.check_params(request, frozenset({"options"}))
+    body, ctx = await _body_and_ctx(request)
+    body = _object_body(body)
+    no_overwrite = "noOverwrite" in http.options_of(request)
+    not_updated = _broker(request).append_attrs(
+        ctx.tenant, request.path_params["entityId"], body, ctx.terms, no_overwrite
+    )
+    return _partial(not_updated, ctx, body)
+
+
+async def update_attrs(request: Request) -> Response:
+    http.check_params(request, frozenset({"options"}))
+    body, ctx = await _body_and_ctx(request)
+    body = _object_body(body)
+    not_updated = _broker(request).update_attrs(
+        ctx.tenant, request.path_params["entityId"], body, ctx.terms
+    )
+    return _partial(not_updated, ctx, body)
+
+
+async def partial_update_attr(request: Request) -> Response:
+    http.check_params(request, frozenset())
+    body, ctx = await _body_and_ctx(request)
+    _broker(request).partial_update_attr(
+        ctx.tenant, request.path_params["entityId"], request.path_params["attrId"],
+        _object_body(body), ctx.terms,
+    )
+    return http.no_content()
+
+
+async def replace_attr(request: Request) -> Response:
+    http.check_params(request, frozenset())
+    body, ctx = await _body_and_ctx(request)
+    _broker(request).replace_attr(
+        ctx.tenant, request.path_params["entityId"], request.path_params["attrId"], body,
+        ctx.terms,
+    )
+    return http.no_content()
+
+
+async def delete_attr(request: Request) -> Response:
+    http.check_params(request, frozenset({"datasetId", "deleteAll"}))
+    ctx = await _ctx(request)
+    delete_all = request.query_params.get("deleteAll", "false")
+    if delete_all not in ("true", "false"):
+        raise BadRequestData("deleteAll must be true or false")
+    _broker(request).delete_attr(
+        ctx.tenant, request.path_params["entityId"], request.path_params["attrId"], ctx.terms,
+        request.query_params.get("datasetId"), delete_all == "true",
+    )
+    return http.no_content()
+
+
+# -- batch -------------------------------------------------------------------------------------
+async def _batch_items(request: Request) -> tuple[list[tuple[Any, Any]], RequestContext]:
+    body, is_ld = await http.read_json(request, _limits(request).max_body_bytes)
+    if not isinstance(body, list):
+        raise BadRequestData("a batch body must be a JSON array")
+    ctx = await _ctx(request, body, is_ld)
+    if not is_ld:
+        return [(item, ctx.terms) for item in body], ctx
+    resolver = _resolver(request)
+    items = []
+    for item in body:
+        terms = await resolver.resolve(item["@context"])
+        items.append((http.strip_context(item), terms))
+    return items, ctx
+
+
+def _batch_response(result: BatchResult, ctx: RequestContext, created_status: bool) -> Response:
+    if result.errors:
+        return http.json_response(
+            {"success": result.success, "errors": result.errors}, ctx, status=207
+        )
+    if created_status:
+        return http.json_response(result.success, ctx, status=201)
+    return http.no_content()
+
+
+async def batch_create(request: Request) -> Response:
+    http.check_params(request, frozenset())
+    items, ctx = await _batch_items(request)
+    return _batch_response(_broker(request).batch_create(ctx.tenant, items), ctx, True)
+
+
+async def batch_upsert(request: Request) -> Response:
+    http.check_params(request, frozenset({"options"}))
+    options = http.options_of(request) - {""}
+    if not options <= {"replace", "update"} or len(options) > 1:
+        raise BadRequestData("upsert options must be replace or update")
+    items, ctx = await _batch_items(request)
+    result = _broker(request).batch_upsert(ctx.tenant, items, replace="update" not in options)
+    if result.errors:
+        return _batch_response(result, ctx, False)
+    if result.created:
+        return http.json_response(result.success, ctx, status=201)
+    return http.no_content()
+
+
+async def batch_update(request: Request) -> Response:
+    http.check_params(request, frozenset({"options"}))
+    no_overwrite = "noOverwrite" in http.options_of(request)
+    items, ctx = await _batch_items(request)
+    return _batch_response(_broker(request).batch_update(ctx.tenant, items, no_overwrite), ctx,
+                           False)
+
+
+async def batch_merge(request: Request) -> Response:
+    http.check_params(request, frozenset())
+    items, ctx = await _batch_items(request)
+    return _batch_response(_broker(request).batch_merge(ctx.tenant, items), ctx, False)
+
+
+async def batch_delete(request: Request) -> Response:
+    http.check_params(request, frozenset())
+    body, _ = await http.read_json(request, _limits(request).max_body_bytes)
+    if not isinstance(body, list):
+        raise BadRequestData("a batch delete body must be a JSON array of entity ids")
+    ctx = await _ctx(request)
+    return _batch_response(_broker(request).batch_delete(ctx.tenant, body), ctx, False)
+
+
+async def batch_query(request: Request) -> Response:
+    http.check_params(request, frozenset({"limit", "offset", "count", "options", "format",
+                                          "lang", "local"}))
+    body, ctx = await _body_and_ctx(request)
+    body = _object_body(body)
+    if body.get("type") != "Query":
+        raise BadRequestData('a query body must have "type": "Query"')
+    params = _query_from_body(body)
+    settings = _limits(request)
+    limit, offset = parse_paging(
+        request.query_params.get("limit"), request.query_params.get("offset"),
+        settings.default_limit, settings.max_limit,
+    )
+    count = request.query_params.get("count") == "true"
+    options = _render_options(request, ctx)
+    if body.get("attrs"):
+        options["attrs"] = {ctx.terms.expand(a) for a in body["attrs"]}
+    if body.get("lang"):
+        options["lang"] = body["lang"]
+    query = build_query(params, ctx.terms, limit=limit, offset=offset, count=count)
+    docs, total = _broker(request).query(ctx.tenant, query)
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    return _entities_response(request, ctx, docs, options, headers)
+
+
+def _query_from_body(body: dict[str, Any]) -> QueryParams:
+    """The Query data type (clause 5.2.23) as the same parameters GET /entities takes."""
+    params = QueryParams(q=body.get("q"), scope_q=body.get("scopeQ"))
+    selectors = body.get("entities")
+    if selectors is not None:
+        if not isinstance(selectors, list) or len(selectors) != 1:
+            if isinstance(selectors, list) and all(set(s) <= {"type"} for s in selectors):
+                params.type = ",".join(s["type"] for s in selectors)
+                selectors = None
+            else:
+                raise BadRequestData("entities must be a list with one EntitySelector")
+        if selectors:
+            selector = selectors[0]
+            if "id" in selector:
+                params.ids = [check_uri(selector["id"], "entities.id")]
+            params.id_pattern = selector.get("idPattern")
+            params.type = selector.get("type")
+    if body.get("attrs") is not None:
+        params.attrs = list(body["attrs"])
+    geo_q = body.get("geoQ")
+    if geo_q is not None:
+        if not isinstance(geo_q, dict):
+            raise BadRequestData("geoQ must be an object")
+        params.georel = geo_q.get("georel")
+        params.geometry = geo_q.get("geometry")
+        params.coordinates = geo_q.get("coordinates")
+        params.geoproperty = geo_q.get("geoproperty")
+    if not params.restricts():
+        raise BadRequestData("a query needs entities, attrs, q, geoQ or scopeQ")
+    return params
+
+
+# -- discovery ---------------------------------------------------------------------------------
+async def list_types(request: Request) -> Response:
+    http.check_params(request, frozenset({"details", "local"}))
+    ctx = await _ctx(request, accept=(JSON, JSON_LD))
+    _broker(request).check_tenant(ctx.tenant)
+    details = request.query_params.get("details") == "true"
+    payload = discovery.type_list(_broker(request).store.types(ctx.tenant), ctx.terms, details)
+    return http.json_response(payload, ctx)
+
+
+async def get_type(request: Request) -> Response:
+    http.check_params(request, frozenset({"local"}))
+    ctx = await _ctx(request, accept=(JSON, JSON_LD))
+    _broker(request).check_tenant(ctx.tenant)
+    name = ctx.terms.expand(request.path_params["type"])
+    payload = discovery.type_info(_broker(request).store.types(ctx.tenant), name, ctx.terms)
+    return http.json_response(payload, ctx)
+
+
+async def list_attributes(request: Request) -> Response:
+    http.check_params(request, frozenset({"details", "local"}))
+    ctx = await _ctx(request, accept=(JSON, JSON_LD))
+    _broker(request).check_tenant(ctx.tenant)
+    details = request.query_params.get("details") == "true"
+    payload = discovery.attribute_list(
+        _broker(request).store.attributes(ctx.tenant), ctx.terms, details
+    )
+    return http.json_response(payload, ctx)
+
+
+async def get_attribute(request: Request) -> Response:
+    http.check_params(request, frozenset({"local"}))
+    ctx = await _ctx(request, accept=(JSON, JSON_LD))
+    _broker(request).check_tenant(ctx.tenant)
+    name = ctx.terms.expand(request.path_params["attrId"])
+    payload = discovery.attribute_info(
+        _broker(request).store.attributes(ctx.tenant), name, ctx.terms
+    )
+    return http.json_response(payload, ctx)
+
+
+routes = [
+    Route("/entities", create_entity, methods=["POST"]),
+    Route("/entities", query_entities, methods=["GET"]),
+    Route("/entities", purge_entities, methods=["DELETE"]),
+    Route("/entities/{entityId:path}/attrs/{attrId}", partial_update_attr, methods=["PATCH"]),
+    Route("/entities/{entityId:path}/attrs/{attrId}", replace_attr, methods=["PUT"]),
+    Route("/entities/{entityId:path}/attrs/{attrId}", delete_attr, methods=["DELETE"]),
+    Route("/entities/{entityId:path}/attrs", append_attrs, methods=["POST"]),
+    Route("/entities/{entityId:path}/attrs", update_attrs, methods=["PATCH"]),
+    Route("/entities/{entityId:path}", retrieve_entity, methods=["GET"]),
+    Route("/entities/{entityId:path}", replace_entity, methods=["PUT"]),
+    Route("/entities/{entityId:path}", merge_entity, methods=["PATCH"]),
+    Route("/entities/{entityId:path}", delete_entity, methods=["DELETE"]),
+    Route("/entityOperations/create", batch_create, methods=["POST"]),
+    Route("/entityOperations/upsert", batch_upsert, methods=["POST"]),
+    Route("/entityOperations/update", batch_update, methods=["POST"]),
+    Route("/entityOperations/merge", batch_merge, methods=["POST"]),
+    Route("/entityOperations/delete", batch_delete, methods=["POST"]),
+    Route("/entityOperations/query", batch_query, methods=["POST"]),
+    Route("/types", list_types, methods=["GET"]),
+    Route("/types/{type:path}", get_type, methods=["GET"]),
+    Route("/attributes", list_attributes, methods=["GET"]),
+    Route("/attributes/{attrId:path}", get_attribute, methods=["GET"]),
+]

@@ -1,0 +1,84 @@
+"""`create_app()`: wires settings, store, @context resolver, broker and HTTP routes together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from madina import __version__
+from madina.api import http, jsonld_contexts, ngsild
+from madina.config import Settings
+from madina.context.broker import Broker
+from madina.context.errors import InternalError, NgsiError, ResourceNotFound
+from madina.context.jsonld import ContextResolver
+from madina.store.sqlite import SQLiteStore
+
+log = structlog.get_logger("madina")
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+async def ngsi_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NgsiError)
+    return http.problem_response(exc)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """A bug must still answer in the spec's format, and be logged with its traceback."""
+    log.exception("unhandled error", path=request.url.path, method=request.method)
+    return http.problem_response(InternalError("unexpected error; see the broker log"))
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    if status == 405:
+        error: NgsiError = ResourceNotFound(f"{request.method} is not allowed on this resource")
+        error.status = 405
+        error.title = "Method not allowed"
+        return http.problem_response(error)
+    return http.problem_response(ResourceNotFound(f"no resource at {request.url.path}"))
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    store = SQLiteStore(settings.database)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store.open()
+        app.state.contexts = ContextResolver(
+            store=store,
+            fetch_timeout=settings.context_fetch_timeout,
+            allow_remote=settings.fetch_remote_contexts,
+        )
+        log.info("broker started", database=settings.database, version=__version__)
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
+        ],
+        exception_handlers={
+            NgsiError: ngsi_error,
+            404: not_found,
+            405: not_found,
+            Exception: unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.broker = Broker(store)
+    return app

@@ -1,0 +1,108 @@
+"""The `madina` command: serve the broker, run the demo, manage pre-loaded @contexts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import orjson
+
+from madina import __version__
+from madina.config import Settings
+from madina.logging import configure_logging
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    for key in ("host", "port", "db"):
+        value = getattr(args, key, None)
+        if value is not None:
+            overrides["database" if key == "db" else key] = value
+    return Settings(**overrides)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from madina.app import create_app
+
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from madina.demo import run_demo
+
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_json)
+    run_demo(settings.host, settings.port, settings.database)
+    return 0
+
+
+def contexts_add(args: argparse.Namespace) -> int:
+    """Pre-load a context into the store's cache, so an air-gapped broker can resolve it."""
+    from madina.context.jsonld import ContextResolver
+    from madina.store.sqlite import SQLiteStore
+
+    settings = _settings(args)
+    store = SQLiteStore(settings.database)
+    store.open()
+    try:
+        resolver = ContextResolver(store=store, fetch_timeout=settings.context_fetch_timeout)
+        source = args.source
+        if source.startswith(("http://", "https://")):
+            context_id = asyncio.run(resolver.add_cached(source))
+        else:
+            body = orjson.loads(Path(source).read_bytes())
+            context_id = asyncio.run(resolver.add_hosted(body))
+    finally:
+        store.close()
+    print(context_id)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="madina", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"madina {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def server_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="TCP port (default 1026)")
+        p.add_argument("--db", help="SQLite database file (created on first start)")
+
+    p = commands.add_parser("serve", help="run the NGSI-LD broker")
+    server_options(p)
+    p.set_defaults(func=serve)
+
+    p = commands.add_parser("demo", help="run the broker with example city data loaded")
+    server_options(p)
+    p.set_defaults(func=demo)
+
+    contexts = commands.add_parser("contexts", help="manage the JSON-LD @context cache")
+    contexts_commands = contexts.add_subparsers(dest="contexts_command", required=True)
+    p = contexts_commands.add_parser("add", help="pre-load a context from a FILE or URL")
+    p.add_argument("source", help="path of a JSON-LD context file, or its http(s) URL")
+    p.add_argument("--db", help="SQLite database file")
+    p.set_defaults(func=contexts_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
