@@ -123,7 +123,7 @@ class TermMap:
         best: str | None = None
         for base, term in self._prefixes:
             if len(base) < len(iri) and iri.startswith(base):
-                candidate = f"{term}:{iri[len(base):]}"
+                candidate = f"{term}:{iri[len(base) :]}"
                 if (best is None or (len(candidate), candidate) < (len(best), best)) and (
                     self.expand(candidate) == iri
                 ):
