@@ -33,6 +33,7 @@ from madina.context.entity_model import (
     is_geojson_geometry,
     is_uri,
 )
+from madina.context.errors import BadRequestData
 
 
 def parse_entity(
@@ -220,7 +221,10 @@ def _parse_content(
     elif kind == PROPERTY:
         instance["value"] = content
     elif kind == GEO_PROPERTY:
-        geo.validate_geometry(content)
+        try:
+            geo.validate_geometry(content)
+        except BadRequestData as error:
+            raise bad(where, error.detail) from None
         instance["value"] = content
     elif kind == RELATIONSHIP:
         instance["object"] = _objects(content, where)
