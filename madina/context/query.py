@@ -161,7 +161,7 @@ def parse_order_by(text: str, terms: TermMap) -> list[tuple[str, bool]]:
 def parse_paging(
     limit: str | None, offset: str | None, default_limit: int, max_limit: int
 ) -> tuple[int, int]:
-    """limit/offset with the spec's errors: malformed → BadRequestData, too many → TooManyResults."""
+    """limit/offset: malformed → BadRequestData, above the maximum → TooManyResults."""
     lim = _non_negative_int(limit, "limit", default_limit)
     off = _non_negative_int(offset, "offset", 0)
     if lim > max_limit:
