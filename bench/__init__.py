@@ -1,0 +1,1 @@
+"""Load benchmarks of the broker: `python -m bench.run` (or `make bench`)."""
