@@ -121,12 +121,17 @@ def canonical_datetime(value: Any, where: str) -> str:
 
 
 def display_datetime(value: str) -> str:
-    """Client-given DateTimes come back without the padding storage added (…:00Z, …:00.5Z),
-    so a normalized entity round-trips unchanged."""
+    """Client-given DateTimes come back without the padding storage added (…:00Z,
+    …:00.250Z), so a normalized entity sent with second or millisecond precision
+    round-trips unchanged."""
     if not value.endswith("Z") or "." not in value:
         return value
-    fraction = value[value.index(".") + 1 : -1].rstrip("0")
-    return value[: value.index(".")] + ("." + fraction if fraction else "") + "Z"
+    head, fraction = value[:-1].split(".", 1)
+    if not fraction.strip("0"):
+        return head + "Z"
+    if fraction[3:].strip("0") == "":
+        return f"{head}.{fraction[:3]}Z"
+    return value
 
 
 def check_scope(value: Any, where: str) -> list[str]:
