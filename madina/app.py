@@ -15,7 +15,12 @@ from madina import __version__
 from madina.api import http, jsonld_contexts, ngsild
 from madina.config import Settings
 from madina.context.broker import Broker
-from madina.context.errors import InternalError, NgsiError, ResourceNotFound
+from madina.context.errors import (
+    InternalError,
+    MethodNotAllowed,
+    NgsiError,
+    ResourceNotFound,
+)
 from madina.context.jsonld import ContextResolver
 from madina.store.sqlite import SQLiteStore
 
@@ -38,12 +43,10 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status_code", 404)
-    if status == 405:
-        error: NgsiError = ResourceNotFound(f"{request.method} is not allowed on this resource")
-        error.status = 405
-        error.title = "Method not allowed"
-        return http.problem_response(error)
+    if getattr(exc, "status_code", 404) == 405:
+        return http.problem_response(
+            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        )
     return http.problem_response(ResourceNotFound(f"no resource at {request.url.path}"))
 
 

@@ -123,3 +123,11 @@ class PayloadTooLarge(NgsiError):
     name = "BadRequestData"
     status = 400
     title = "The request body exceeds the configured limit"
+
+
+class MethodNotAllowed(NgsiError):
+    """HTTP 405 for a method the resource does not offer; the spec names no error for it."""
+
+    name = "OperationNotSupported"
+    status = 405
+    title = "Method not allowed"
