@@ -32,10 +32,11 @@ def broker_command(port: int, db: Path, workers: int) -> list[str]:
 
 
 def ceiling_command(port: int, workers: int) -> list[str]:
-    """The trivial app on uvicorn's defaults, like the broker (uvloop, httptools if present)."""
+    """The trivial app on the uvicorn settings `madina serve` uses (no access log or header)."""
     return [
         sys.executable, "-m", "uvicorn", "bench.ceiling_app:app", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+        "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+        "--no-access-log", "--no-server-header",
     ]  # fmt: skip
 
 

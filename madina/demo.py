@@ -43,8 +43,15 @@ def run_demo(host: str, port: int, db: str) -> None:
     the main thread and with it the signal handling that makes Ctrl-C a clean shutdown.
     """
     settings = Settings(database=db, host=host, port=port)
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level))
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )  # the same uvicorn settings as `madina serve`; logging is configured by the CLI
+    server = uvicorn.Server(config)
     base_url = f"http://{_client_host(host)}:{port}"
     loader = threading.Thread(target=_load_when_ready, args=(server, base_url), daemon=True)
     loader.start()
