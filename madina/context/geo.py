@@ -281,10 +281,8 @@ class GeoQuery:
     max_distance: float | None = None
     min_distance: float | None = None
     geoproperty: str = DEFAULT_GEOPROPERTY
-    _shape: shapely.Geometry = field(init=False, repr=False, compare=False)
     _point_test: Callable[[float, float], bool] = field(init=False, repr=False, compare=False)
     _shape_test: Callable[[shapely.Geometry], bool] = field(init=False, repr=False, compare=False)
-    _near: _Distances | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._check_relation()
@@ -302,8 +300,6 @@ class GeoQuery:
         shapely.prepare(query)
         near = _Distances(self.geometry, query) if self.georel == "near" else None
         point_test, shape_test = self._predicates(query, near)
-        object.__setattr__(self, "_shape", query)
-        object.__setattr__(self, "_near", near)
         object.__setattr__(self, "_point_test", point_test)
         object.__setattr__(self, "_shape_test", shape_test)
 
