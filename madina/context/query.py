@@ -147,14 +147,16 @@ def build_query(
 
 
 def parse_order_by(text: str, terms: TermMap) -> list[tuple[str, bool]]:
-    """`attr1,attr2;desc` style: each item `name` or `name;asc|desc` (default ascending)."""
+    """`a,b;desc,!c`: ascending by default; `;desc` or a leading `!` (Orion's form) descends."""
     out = []
     for item in split_list(text) or []:
         name, _, direction = item.partition(";")
-        if direction not in ("", "asc", "desc"):
-            raise BadRequestData(f"orderBy direction must be asc or desc, not {direction!r}")
+        descending = direction == "desc" or name.startswith("!")
+        name = name.lstrip("!")
+        if direction not in ("", "asc", "desc") or not name:
+            raise BadRequestData(f"invalid orderBy item {item!r}")
         key = name if name in ("id", "createdAt", "modifiedAt") else terms.expand(name)
-        out.append((key, direction == "desc"))
+        out.append((key, descending))
     return out
 
 

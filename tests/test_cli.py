@@ -1,0 +1,91 @@
+"""The `madina` command as an operator uses it: a real process, a real port."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from madina import __version__
+
+MADINA = [sys.executable, "-m", "madina.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_version():
+    out = subprocess.run([*MADINA, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"madina {__version__}"
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`madina serve` on a fresh file; yields (base URL, db path)."""
+    db = tmp_path / "city.db"
+    port = free_port()
+    proc = subprocess.Popen(
+        [*MADINA, "serve", "--port", str(port), "--db", str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(base + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not start")
+        yield base, db
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_creates_the_database_and_answers(served):
+    base, db = served
+    assert db.exists()
+    body = httpx.get(base + "/health").json()
+    assert body["status"] == "ok" and body["version"] == __version__
+
+
+def test_a_preloaded_context_resolves_without_the_network(tmp_path):
+    """Air-gapped cities pre-load their contexts; the broker then never fetches them."""
+    db = tmp_path / "city.db"
+    context_file = tmp_path / "city-context.jsonld"
+    context_file.write_text(json.dumps({"@context": {"speed": "https://city.example/speed"}}))
+    out = subprocess.run(
+        [*MADINA, "contexts", "add", str(context_file), "--db", str(db)],
+        capture_output=True, text=True, check=True,
+    )
+    context_id = out.stdout.strip()
+    assert context_id
+
+    from starlette.testclient import TestClient
+
+    from madina.app import create_app
+    from madina.config import Settings
+
+    app = create_app(Settings(database=str(db), fetch_remote_contexts=False))
+    with TestClient(app) as client:
+        listed = client.get("/ngsi-ld/v1/jsonldContexts").json()
+        hosted_url = next(url for url in listed if context_id in url)
+        link = f'<{hosted_url}>; rel="http://www.w3.org/ns/json-ld#context"'
+        created = client.post(
+            "/ngsi-ld/v1/entities",
+            json={"id": "urn:ngsi-ld:Road:1", "type": "Road", "speed": 50},
+            headers={"Link": link},
+        )
+        assert created.status_code == 201, created.text
+        full = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Road:1").json()
+        assert full["https://city.example/speed"]["value"] == 50
