@@ -69,7 +69,7 @@ def test_demo_loads_through_the_api(client) -> None:
         params={"type": "ParkingSpot", "count": "true", "limit": "1"},
     )
     assert response.status_code == 200
-    assert response.headers["NGSILD-Results-Count"] == "40"
+    assert response.headers["NGSILD-Results-Count"] == "41"  # 40 generated + the example
     assert load_demo_entities(client) == loaded  # upsert: a second run refreshes, no conflicts
 
 
