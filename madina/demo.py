@@ -8,6 +8,7 @@ it loads, the API a client would use works — and lets it double as a smoke tes
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -64,6 +65,7 @@ def _client_host(host: str) -> str:
 
 
 def _load_when_ready(server: uvicorn.Server, base_url: str) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the loader's requests are not news
     with httpx.Client(base_url=base_url, timeout=30.0) as client:
         if not _wait_for_health(client):
             print(f"madina demo: broker did not answer {base_url}/health; stopping")
