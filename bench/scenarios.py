@@ -83,11 +83,9 @@ SCENARIOS = (
     Scenario("attribute PATCH, one entity", "patch", 1, min_per_s=3000, probe=_patch),
     Scenario("entity create, unique ids", "create", 1, min_per_s=2000, probe=_create),
     Scenario("batch upsert 1,000 × 5 attrs", "batch_upsert", 1000, min_per_s=50000, probe=_batch),
+    Scenario("query type + q", "query_q", 0, max_p95_ms=50, probe=_query_q, needs_fleet=True),
     Scenario(
-        "query type + q @ 100k", "query_q", 0, max_p95_ms=50, probe=_query_q, needs_fleet=True
-    ),
-    Scenario(
-        "georel near 500 m @ 100k",
+        "georel near 500 m",
         "query_near",
         0,
         max_p95_ms=50,
