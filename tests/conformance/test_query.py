@@ -73,7 +73,7 @@ def test_query_local_true_alone_is_allowed(data):
 def test_query_attrs_projects_attributes(data):
     response = query(data, type="Room", attrs="temperature")
     for item in response.json():
-        assert set(item) <= {"id", "type", "temperature"}, item
+        assert set(item) <= {"id", "type", "scope", "temperature"}, item
 
 
 def test_query_pick_and_omit(data):
