@@ -518,8 +518,8 @@ def _element_target(element: dict[str, Any], rest: tuple[str, ...]) -> _Target:
     if member is None or member not in element:
         return _Target(_MISSING)
     value = element[member]
-    if member == "value" and isinstance(value, dict) and "@value" in value:
-        value = value["@value"]
+    if member == "value" and isinstance(value, dict) and isinstance(value.get("@value"), str):
+        value = value["@value"]  # {"@type": "DateTime", "@value": "..."} compares by @value
     if member == "languageMap" and rest in ((), (ANY_LANGUAGE,)):
         return _Target(language_strings(value), language_strings=True)
     return _Target(_walk(value, rest), relationship=kind in RELATIONSHIP_TYPES)
