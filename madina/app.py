@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
 from madina.api import http, jsonld_contexts, ngsild
@@ -50,6 +52,29 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return http.problem_response(ResourceNotFound(f"no resource at {request.url.path}"))
 
 
+class EchoTenant:
+    """Answers name the tenant they were asked for in NGSILD-Tenant (clause 6.3.14)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tenant = next((v for k, v in scope["headers"] if k == b"ngsild-tenant"), None)
+        if tenant is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_tenant(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"ngsild-tenant", tenant)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_tenant)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     store = SQLiteStore(settings.database)
@@ -80,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Exception: unexpected_error,
         },
         lifespan=lifespan,
+        middleware=[Middleware(EchoTenant)],
     )
     app.state.settings = settings
     app.state.store = store

@@ -16,8 +16,6 @@ class Settings(BaseSettings):
     port: int = 1026
     max_body_bytes: int = 8 * 1024 * 1024
     """Request bodies above this size are refused before they are parsed."""
-    max_json_depth: int = 32
-    """Deeper JSON nesting is refused: it only ever comes from broken or hostile clients."""
     default_limit: int = 20
     max_limit: int = 1000
     fetch_remote_contexts: bool = True

@@ -20,8 +20,8 @@ from madina.context.errors import BadRequestData, ResourceNotFound
 from madina.context.jsonld import ContextResolver
 from madina.context.query import (
     QueryParams,
+    SelectorParams,
     build_query,
-    check_uri,
     parse_paging,
     split_list,
 )
@@ -36,6 +36,8 @@ QUERY_PARAMS = RENDER_PARAMS | {
 }
 RETRIEVE_PARAMS = RENDER_PARAMS | {"type"}
 FORMS = {"normalized", "concise", "keyValues"}
+ALIASES = {"simplified": "keyValues"}
+"""1.9 names keyValues "simplified" in places; both spellings are accepted."""
 
 
 def _broker(request: Request) -> Broker:
@@ -71,7 +73,9 @@ def _render_options(request: Request, ctx: RequestContext) -> dict[str, Any]:
     params = request.query_params
     options = http.options_of(request)
     form = params.get("format")
+    form = ALIASES.get(form, form) if form else form
     for option in options:
+        option = ALIASES.get(option, option)
         if option in FORMS:
             if form is not None and form != option:
                 raise BadRequestData("conflicting representation options")
@@ -141,10 +145,11 @@ def _geojson(payload: dict[str, Any], ctx: RequestContext, headers=None) -> Resp
 
 def _query_params(request: Request) -> QueryParams:
     p = request.query_params
+    selector = SelectorParams(
+        ids=split_list(p.get("id")), id_pattern=p.get("idPattern"), type=p.get("type")
+    )
     return QueryParams(
-        ids=split_list(p.get("id")),
-        id_pattern=p.get("idPattern"),
-        type=p.get("type"),
+        selectors=[selector] if selector != SelectorParams() else [],
         attrs=split_list(p.get("attrs")),
         q=p.get("q"),
         scope_q=p.get("scopeQ"),
@@ -181,12 +186,22 @@ async def query_entities(request: Request) -> Response:
         request.query_params.get("limit"), request.query_params.get("offset"),
         settings.default_limit, settings.max_limit,
     )
-    count = request.query_params.get("count") == "true"
+    count = _count(request, limit)
     options = _render_options(request, ctx)
     query = build_query(params, ctx.terms, limit=limit, offset=offset, count=count)
     docs, total = _broker(request).query(ctx.tenant, query)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return _entities_response(request, ctx, docs, options, headers)
+
+
+def _count(request: Request, limit: int) -> bool:
+    """count=true adds NGSILD-Results-Count; limit=0 only makes sense with it (clause 5.5.9)."""
+    value = request.query_params.get("count", "false")
+    if value not in ("true", "false"):
+        raise BadRequestData("count must be true or false")
+    if limit == 0 and value != "true":
+        raise BadRequestData("limit=0 is only allowed together with count=true")
+    return value == "true"
 
 
 async def purge_entities(request: Request) -> Response:
@@ -197,8 +212,16 @@ async def purge_entities(request: Request) -> Response:
     params = _query_params(request)
     if not params.restricts():
         raise BadRequestData("purging needs at least one of id, idPattern, type, q or scopeQ")
+    keep = split_list(request.query_params.get("keep"))
+    drop = split_list(request.query_params.get("drop"))
+    if keep is not None and drop is not None:
+        raise BadRequestData("keep and drop cannot be used together")
     query = build_query(params, ctx.terms, limit=0, offset=0, count=False)
-    _broker(request).purge(ctx.tenant, query)
+    _broker(request).purge(
+        ctx.tenant, query,
+        keep={ctx.terms.expand(a) for a in keep} if keep is not None else None,
+        drop={ctx.terms.expand(a) for a in drop} if drop is not None else None,
+    )
     return http.no_content()
 
 
@@ -313,8 +336,8 @@ async def delete_attr(request: Request) -> Response:
 # -- batch -------------------------------------------------------------------------------------
 async def _batch_items(request: Request) -> tuple[list[tuple[Any, Any]], RequestContext]:
     body, is_ld = await http.read_json(request, _limits(request).max_body_bytes)
-    if not isinstance(body, list):
-        raise BadRequestData("a batch body must be a JSON array")
+    if not isinstance(body, list) or not body:
+        raise BadRequestData("a batch body must be a non-empty JSON array")
     ctx = await _ctx(request, body, is_ld)
     if not is_ld:
         return [(item, ctx.terms) for item in body], ctx
@@ -352,7 +375,7 @@ async def batch_upsert(request: Request) -> Response:
     if result.errors:
         return _batch_response(result, ctx, False)
     if result.created:
-        return http.json_response(result.success, ctx, status=201)
+        return http.json_response(result.created, ctx, status=201)
     return http.no_content()
 
 
@@ -373,8 +396,8 @@ async def batch_merge(request: Request) -> Response:
 async def batch_delete(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, _ = await http.read_json(request, _limits(request).max_body_bytes)
-    if not isinstance(body, list):
-        raise BadRequestData("a batch delete body must be a JSON array of entity ids")
+    if not isinstance(body, list) or not body or not all(isinstance(i, str) for i in body):
+        raise BadRequestData("a batch delete body must be a non-empty JSON array of entity ids")
     ctx = await _ctx(request)
     return _batch_response(_broker(request).batch_delete(ctx.tenant, body), ctx, False)
 
@@ -392,7 +415,7 @@ async def batch_query(request: Request) -> Response:
         request.query_params.get("limit"), request.query_params.get("offset"),
         settings.default_limit, settings.max_limit,
     )
-    count = request.query_params.get("count") == "true"
+    count = _count(request, limit)
     options = _render_options(request, ctx)
     if body.get("attrs"):
         options["attrs"] = {ctx.terms.expand(a) for a in body["attrs"]}
@@ -409,18 +432,18 @@ def _query_from_body(body: dict[str, Any]) -> QueryParams:
     params = QueryParams(q=body.get("q"), scope_q=body.get("scopeQ"))
     selectors = body.get("entities")
     if selectors is not None:
-        if not isinstance(selectors, list) or len(selectors) != 1:
-            if isinstance(selectors, list) and all(set(s) <= {"type"} for s in selectors):
-                params.type = ",".join(s["type"] for s in selectors)
-                selectors = None
-            else:
-                raise BadRequestData("entities must be a list with one EntitySelector")
-        if selectors:
-            selector = selectors[0]
-            if "id" in selector:
-                params.ids = [check_uri(selector["id"], "entities.id")]
-            params.id_pattern = selector.get("idPattern")
-            params.type = selector.get("type")
+        if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
+            raise BadRequestData("entities must be a list of EntitySelectors")
+        for selector in selectors:
+            if "id" in selector and not isinstance(selector["id"], str):
+                raise BadRequestData("an EntitySelector id must be a string")
+            params.selectors.append(
+                SelectorParams(
+                    ids=[selector["id"]] if "id" in selector else None,
+                    id_pattern=selector.get("idPattern"),
+                    type=selector.get("type"),
+                )
+            )
     if body.get("attrs") is not None:
         params.attrs = list(body["attrs"])
     geo_q = body.get("geoQ")

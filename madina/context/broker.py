@@ -37,7 +37,7 @@ class BatchResult:
 
     success: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
-    created: int = 0
+    created: list[str] = field(default_factory=list)
 
     def fail(self, entity_id: Any, error: NgsiError) -> None:
         self.errors.append({"entityId": entity_id, "error": error.problem()})
@@ -77,6 +77,7 @@ class Broker:
     def replace(self, tenant: str, entity_id: str, body: dict[str, Any], terms: TermMap) -> None:
         check_uri(entity_id, "entity id")
         now = now_iso()
+        self.check_tenant(tenant)
         new = parse_entity({**body, "id": body.get("id", entity_id)}, terms, now)
         if new["id"] != entity_id:
             raise BadRequestData("the id in the body differs from the id in the path")
@@ -87,6 +88,7 @@ class Broker:
     def merge(self, tenant: str, entity_id: str, body: dict[str, Any], terms: TermMap) -> None:
         check_uri(entity_id, "entity id")
         self._check_body_id(body, entity_id)
+        self.check_tenant(tenant)
         now = now_iso()
         patch = parse_entity(
             {**body, "id": entity_id, "type": body.get("type", [])}, terms, now, partial=True
@@ -102,13 +104,34 @@ class Broker:
             if not tx.delete(entity_id):
                 raise ResourceNotFound(f"entity {entity_id} not found")
 
-    def purge(self, tenant: str, query: EntityQuery) -> int:
-        """DELETE /entities (1.9): every entity the query selects, atomically."""
+    def purge(
+        self,
+        tenant: str,
+        query: EntityQuery,
+        keep: set[str] | None = None,
+        drop: set[str] | None = None,
+    ) -> int:
+        """DELETE /entities (1.9): the selected entities, atomically; with `keep` or `drop`
+        (expanded names) only those attributes go, or all but those, and the entities stay."""
         self.check_tenant(tenant)
         ids = self.store.matching_ids(tenant, query)
+        now = now_iso()
         with self.store.transaction(tenant) as tx:
             for entity_id in ids:
-                tx.delete(entity_id)
+                if keep is None and drop is None:
+                    tx.delete(entity_id)
+                    continue
+                old = self._existing(tx, entity_id)
+                doomed = [
+                    name for name in old
+                    if is_expanded(name)
+                    and ((drop is not None and name in drop)
+                         or (keep is not None and name not in keep))
+                ]
+                if doomed:
+                    new = {k: v for k, v in old.items() if k not in doomed}
+                    new["modifiedAt"] = now
+                    tx.update(new, old)
         return len(ids)
 
     # -- attribute writes --------------------------------------------------------------------
@@ -129,6 +152,7 @@ class Broker:
         self, tenant: str, entity_id: str, attr: str, body: dict[str, Any], terms: TermMap
     ) -> None:
         check_uri(entity_id, "entity id")
+        self.check_tenant(tenant)
         now = now_iso()
         name = terms.expand(attr)
         self._check_body_id(body, entity_id)
@@ -141,11 +165,12 @@ class Broker:
         self, tenant: str, entity_id: str, attr: str, body: Any, terms: TermMap
     ) -> None:
         check_uri(entity_id, "entity id")
+        self.check_tenant(tenant)
         now = now_iso()
         name = terms.expand(attr)
-        instances = parse_attribute(attr, body, terms, now)
         with self.store.transaction(tenant) as tx:
             old = self._existing(tx, entity_id)
+            instances = parse_attribute(attr, body, terms, now)
             result = updates.replace_attribute(old, name, instances, now)
             tx.update(result.doc, old)
 
@@ -197,7 +222,7 @@ class Broker:
                 old = existing.get(doc["id"])
                 if old is None:
                     tx.insert(doc)
-                    result.created += 1
+                    result.created.append(doc["id"])
                 else:
                     new = (
                         updates.replace_entity(old, doc, now).doc
@@ -212,6 +237,7 @@ class Broker:
     def batch_update(
         self, tenant: str, items: list[tuple[Any, TermMap]], no_overwrite: bool
     ) -> BatchResult:
+        self.check_tenant(tenant)
         result = BatchResult()
         now = now_iso()
         parsed = self._parse_all(items, now, result, partial=True)
@@ -230,6 +256,7 @@ class Broker:
         return result
 
     def batch_merge(self, tenant: str, items: list[tuple[Any, TermMap]]) -> BatchResult:
+        self.check_tenant(tenant)
         result = BatchResult()
         now = now_iso()
         parsed = self._parse_all(items, now, result, partial=True)
@@ -264,6 +291,7 @@ class Broker:
     # -- helpers ---------------------------------------------------------------------------
     def _apply_attrs(self, tenant, entity_id, body, terms, operation, **options):
         check_uri(entity_id, "entity id")
+        self.check_tenant(tenant)
         self._check_body_id(body, entity_id)
         now = now_iso()
         attrs = parse_attributes(body, terms, now)

@@ -214,6 +214,8 @@ def _parse_content(
     content = value[member]
     if content is None:
         raise bad(where, f"'{member}' cannot be null")
+    if isinstance(content, dict | list):
+        _check_depth(content, where)
     if is_null(content):
         if not partial:
             raise bad(where, "urn:ngsi-ld:null is only allowed in merge and partial updates")
@@ -240,6 +242,18 @@ def _parse_content(
         instance["valueList"] = content
     elif kind == JSON_PROPERTY:
         instance["json"] = content
+
+
+def _check_depth(content: dict | list, where: str) -> None:
+    """Values are stored verbatim, so their nesting is bounded here: only broken or hostile
+    clients nest deeper, and every later reader (renderers, q paths) would pay for it."""
+    stack = [(content, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise bad(where, f"value nested deeper than {MAX_DEPTH} levels")
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
 def _parse_common(

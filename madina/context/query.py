@@ -7,24 +7,31 @@ entry point validates the same way and gives the same errors.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from madina.context import geo, qlang
 from madina.context.errors import BadRequestData, TooManyResults
 from madina.context.jsonld import TermMap
-from madina.store.base import EntityQuery, GeoFilter, TypeExpr
+from madina.store.base import EntityQuery, EntitySelector, GeoFilter, TypeExpr
 
 _TYPE_TOKEN = re.compile(r"\s*([(),;|])\s*|\s*([^(),;|\s]+)\s*")
+
+
+@dataclass
+class SelectorParams:
+    """One entity selector as the client sent it (compact type names)."""
+
+    ids: list[str] | None = None
+    id_pattern: str | None = None
+    type: str | None = None
 
 
 @dataclass
 class QueryParams:
     """The selection part of a query as the client sent it (compact names)."""
 
-    ids: list[str] | None = None
-    id_pattern: str | None = None
-    type: str | None = None
+    selectors: list[SelectorParams] = field(default_factory=list)
     attrs: list[str] | None = None
     q: str | None = None
     scope_q: str | None = None
@@ -35,10 +42,8 @@ class QueryParams:
     order_by: str | None = None
 
     def restricts(self) -> bool:
-        return any(
-            v is not None
-            for v in (self.ids, self.id_pattern, self.type, self.attrs, self.q, self.scope_q,
-                      self.georel)
+        return bool(self.selectors) or any(
+            v is not None for v in (self.attrs, self.q, self.scope_q, self.georel)
         )
 
 
@@ -112,18 +117,7 @@ def build_query(
 ) -> EntityQuery:
     """Validate and expand everything the client asked for; errors name the parameter."""
     query = EntityQuery(limit=limit, offset=offset, count=count)
-    if params.ids is not None:
-        for entity_id in params.ids:
-            check_uri(entity_id, "id")
-        query.ids = params.ids
-    if params.id_pattern is not None:
-        try:
-            re.compile(params.id_pattern)
-        except re.error as exc:
-            raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from exc
-        query.id_pattern = params.id_pattern
-    if params.type is not None:
-        query.types = parse_type_expression(params.type, terms)
+    query.selectors = [_selector(s, terms) for s in params.selectors]
     if params.attrs is not None:
         query.attrs = [terms.expand(a) for a in params.attrs]
     if params.q is not None:
@@ -144,6 +138,22 @@ def build_query(
     if params.order_by is not None:
         query.order_by = parse_order_by(params.order_by, terms)
     return query
+
+
+def _selector(params: SelectorParams, terms: TermMap) -> EntitySelector:
+    if params.ids is not None:
+        for entity_id in params.ids:
+            check_uri(entity_id, "id")
+    if params.id_pattern is not None:
+        try:
+            re.compile(params.id_pattern)
+        except re.error as exc:
+            raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from exc
+    return EntitySelector(
+        ids=params.ids,
+        id_pattern=params.id_pattern,
+        types=parse_type_expression(params.type, terms) if params.type is not None else None,
+    )
 
 
 def parse_order_by(text: str, terms: TermMap) -> list[tuple[str, bool]]:

@@ -31,13 +31,21 @@ class GeoFilter:
     """Exact predicate on one GeoJSON value."""
 
 
-@dataclass
-class EntityQuery:
-    """What to select; `None` members do not restrict."""
+@dataclass(frozen=True)
+class EntitySelector:
+    """One EntitySelector (clause 5.2.33): its members must all match."""
 
     ids: list[str] | None = None
     id_pattern: str | None = None
     types: TypeExpr | None = None
+
+
+@dataclass
+class EntityQuery:
+    """What to select; `None` members do not restrict."""
+
+    selectors: list[EntitySelector] = field(default_factory=list)
+    """An entity matches when any selector matches; no selector means no restriction."""
     attrs: list[str] | None = None
     """Entities having at least one of these (expanded) attributes."""
     q: Any = None

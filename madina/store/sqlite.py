@@ -24,6 +24,7 @@ from madina.store.base import (
     AttributeSummary,
     Document,
     EntityQuery,
+    EntitySelector,
     GeoFilter,
     TypeExpr,
     TypeSummary,
@@ -220,16 +221,10 @@ class SQLiteStore:
     def _where(self, tenant: str, query: EntityQuery, geo_token: int | None) -> tuple[str, list]:
         clauses = ["e.tenant = ?"]
         params: list[Any] = [tenant]
-        if query.ids is not None:
-            clauses.append(f"e.id IN ({','.join('?' * len(query.ids))})")
-            params.extend(query.ids)
-        if query.id_pattern is not None:
-            clauses.append("regexp(?, e.id)")
-            params.append(query.id_pattern)
-        if query.types is not None:
-            sql, type_params = _type_clause(tenant, query.types)
-            clauses.append(sql)
-            params.extend(type_params)
+        if query.selectors:
+            alternatives = [_selector_clause(tenant, s) for s in query.selectors]
+            clauses.append("(" + " OR ".join(sql for sql, _ in alternatives) + ")")
+            params.extend(p for _, ps in alternatives for p in ps)
         if query.attrs:
             clauses.append(
                 "(" + " OR ".join("json_type(e.doc, ?) IS NOT NULL" for _ in query.attrs) + ")"
@@ -290,6 +285,22 @@ class SQLiteStore:
             isinstance(inst.get("value"), dict) and matches(inst["value"])
             for inst in orjson.loads(instances_json)
         )
+
+
+def _selector_clause(tenant: str, selector: EntitySelector) -> tuple[str, list]:
+    clauses = []
+    params: list[Any] = []
+    if selector.ids is not None:
+        clauses.append(f"e.id IN ({','.join('?' * len(selector.ids))})")
+        params.extend(selector.ids)
+    if selector.id_pattern is not None:
+        clauses.append("regexp(?, e.id)")
+        params.append(selector.id_pattern)
+    if selector.types is not None:
+        sql, type_params = _type_clause(tenant, selector.types)
+        clauses.append(sql)
+        params.extend(type_params)
+    return "(" + (" AND ".join(clauses) or "1") + ")", params
 
 
 def _type_clause(tenant: str, expr: TypeExpr) -> tuple[str, list]:

@@ -181,7 +181,7 @@ def test_jsonld_contexts_details(client, ctx):
     create(client, entity(E1, "Vehicle"), headers=link_header(ctx))
     response = client.get(f"{BASE}/jsonldContexts", params={"details": "true"})
     assert response.status_code == 200, response.text
-    entries = [e for e in response.json() if e.get("url") == ctx]
+    entries = [e for e in response.json() if e.get("URL") == ctx]
     assert len(entries) == 1
     assert entries[0]["kind"] == "Cached" and entries[0]["localId"]
 

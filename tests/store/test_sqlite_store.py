@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from madina.store.base import EntityQuery, GeoFilter
+from madina.store.base import EntityQuery, EntitySelector, GeoFilter
 from madina.store.sqlite import SQLiteStore
 from madina.store.sqlite_schema import SCHEMA_VERSION, SchemaTooNew
 
@@ -72,14 +72,14 @@ def test_type_index_follows_updates_and_deletes(store):
     with store.transaction("") as tx:
         tx.insert(entity(1))
         tx.insert(entity(2, types=(T, U)))
-    docs, total = store.query("", EntityQuery(types=U, count=True))
+    docs, total = store.query("", EntityQuery(selectors=[EntitySelector(types=U)], count=True))
     assert [d["id"] for d in docs] == ["urn:ngsi-ld:T:2"] and total == 1
     with store.transaction("") as tx:
         tx.update({**entity(1), "type": [U]})
         tx.delete("urn:ngsi-ld:T:2")
-    docs, _ = store.query("", EntityQuery(types=U))
+    docs, _ = store.query("", EntityQuery(selectors=[EntitySelector(types=U)]))
     assert [d["id"] for d in docs] == ["urn:ngsi-ld:T:1"]
-    docs, _ = store.query("", EntityQuery(types=("and", (T, U))))
+    docs, _ = store.query("", EntityQuery(selectors=[EntitySelector(types=("and", (T, U)))]))
     assert docs == []
 
 
@@ -112,7 +112,9 @@ def test_paging_counts_everything_and_returns_a_page(store):
     with store.transaction("") as tx:
         for n in range(30):
             tx.insert(entity(n))
-    docs, total = store.query("", EntityQuery(types=T, limit=10, offset=25, count=True))
+    docs, total = store.query(
+        "", EntityQuery(selectors=[EntitySelector(types=T)], limit=10, offset=25, count=True)
+    )
     assert total == 30
     assert [d["id"] for d in docs] == [f"urn:ngsi-ld:T:{n}" for n in range(25, 30)]
 
