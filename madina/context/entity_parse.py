@@ -214,7 +214,7 @@ def _parse_content(
     content = value[member]
     if content is None:
         raise bad(where, f"'{member}' cannot be null")
-    if isinstance(content, dict | list):
+    if isinstance(content, dict | list) and kind != GEO_PROPERTY:
         _check_depth(content, where)
     if is_null(content):
         if not partial:

@@ -7,9 +7,10 @@ comparing documents itself. The input document is never mutated.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from madina.context.entity_model import (
     ATTRIBUTE_MEMBERS,
@@ -48,7 +49,7 @@ class Result:
         if name not in bucket:
             bucket.append(name)
         if name in old_doc and name not in self.previous:
-            self.previous[name] = copy.deepcopy(old_doc[name])
+            self.previous[name] = old_doc[name]  # never mutated: every function works on a clone
 
 
 def append_attributes(
@@ -56,7 +57,7 @@ def append_attributes(
 ) -> Result:
     """POST .../attrs (5.6.3): add new attributes and instances; replace matching instances
     (same datasetId) unless `no_overwrite`, in which case they are reported as notUpdated."""
-    result = Result(copy.deepcopy(doc))
+    result = Result(_clone(doc))
     for name in attribute_names(attrs):
         existing = result.doc.get(name)
         if existing is None:
@@ -78,7 +79,7 @@ def append_attributes(
 
 def update_attributes(doc: dict[str, Any], attrs: dict[str, Instances], now: str) -> Result:
     """PATCH .../attrs (5.6.2): replace only attributes/instances that exist already."""
-    result = Result(copy.deepcopy(doc))
+    result = Result(_clone(doc))
     for name in attribute_names(attrs):
         existing = result.doc.get(name)
         for instance in attrs[name]:
@@ -101,7 +102,7 @@ def partial_update_attribute(
     fragments = parse_attribute(terms.compact(name), body, terms, now, partial=True)
     if len(fragments) != 1:
         raise bad(f"attribute {terms.compact(name)}", "a partial update takes one instance")
-    return _merge_attribute(Result(copy.deepcopy(doc)), doc, name, fragments[0], now, True)
+    return _merge_attribute(Result(_clone(doc)), doc, name, fragments[0], now, True)
 
 
 def replace_attribute(doc: dict[str, Any], name: str, instances: Instances, now: str) -> Result:
@@ -109,7 +110,7 @@ def replace_attribute(doc: dict[str, Any], name: str, instances: Instances, now:
     may change); other datasets of the attribute stay."""
     if name not in doc:
         raise ResourceNotFound(f"attribute {name} not found in {doc['id']}")
-    result = Result(copy.deepcopy(doc))
+    result = Result(_clone(doc))
     existing = result.doc[name]
     for instance in instances:
         index = _find(existing, instance.get("datasetId"))
@@ -127,7 +128,7 @@ def delete_attribute(
     """DELETE .../attrs/{attrId} (5.6.5): the default instance, one dataset, or all."""
     if name not in doc:
         raise ResourceNotFound(f"attribute {name} not found in {doc['id']}")
-    result = Result(copy.deepcopy(doc))
+    result = Result(_clone(doc))
     if delete_all:
         del result.doc[name]
     else:
@@ -148,7 +149,7 @@ def merge_entity(doc: dict[str, Any], patch_doc: dict[str, Any], now: str) -> Re
     Types are added, a given scope replaces the old one, urn:ngsi-ld:null deletes the
     attribute instance or sub-attribute it stands for; Property values (even JSON objects)
     are replaced whole, as they are opaque to NGSI-LD."""
-    result = Result(copy.deepcopy(doc))
+    result = Result(_clone(doc))
     new_types = [t for t in patch_doc.get("type", []) if t not in result.doc["type"]]
     entity_changed = bool(new_types)
     result.doc["type"] = result.doc["type"] + new_types
@@ -165,7 +166,7 @@ def merge_entity(doc: dict[str, Any], patch_doc: dict[str, Any], now: str) -> Re
 
 def replace_entity(doc: dict[str, Any], new_doc: dict[str, Any], now: str) -> Result:
     """PUT /entities/{id} (5.6.18): everything replaced; id and createdAt kept."""
-    result = Result(copy.deepcopy(new_doc))
+    result = Result(dict(new_doc))
     result.doc["id"] = doc["id"]
     result.doc["createdAt"] = doc["createdAt"]
     result.doc["modifiedAt"] = now
@@ -264,6 +265,12 @@ def _reason(name: str, instance: dict[str, Any], why: str) -> dict[str, str]:
     dataset = instance.get("datasetId")
     where = "" if dataset is None else f" (datasetId {dataset})"
     return {"attributeName": name, "reason": f"{why}{where}"}
+
+
+def _clone(doc: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy through orjson: several times faster than copy.deepcopy on JSON data,
+    and documents are plain JSON by construction."""
+    return orjson.loads(orjson.dumps(doc))
 
 
 def _stamp(result: Result, now: str) -> Result:

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from madina.store import sqlite_filters
+from madina.store import sqlite_filters, sqlite_values
 from madina.store.base import (
     AttributeSummary,
     Document,
@@ -53,6 +53,7 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._tenants: set[str] = set()
+        self._name_ids: dict[str, int] = {}
         self._geo_filters: dict[int, Callable[[dict[str, Any]], bool]] = {}
         self._geo_tokens = itertools.count(1)
 
@@ -73,6 +74,7 @@ class SQLiteStore:
         migrate(conn)
         self._conn = conn
         self._tenants = {row[0] for row in conn.execute("SELECT name FROM tenants")}
+        self._name_ids = dict(conn.execute("SELECT name, id FROM attr_names"))
 
     def close(self) -> None:
         if self._conn is not None:
@@ -96,6 +98,20 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO tenants(name, created_at) VALUES (?, ?)", (tenant, _now())
             )
 
+    def name_id(self, name: str) -> int | None:
+        """The interned id of an attribute name, None if no entity ever had it."""
+        return self._name_ids.get(name)
+
+    def _intern(self, name: str) -> int:
+        name_id = self._name_ids.get(name)
+        if name_id is None:
+            self.conn.execute("INSERT OR IGNORE INTO attr_names(name) VALUES (?)", (name,))
+            name_id = self.conn.execute(
+                "SELECT id FROM attr_names WHERE name = ?", (name,)
+            ).fetchone()[0]
+            self._name_ids[name] = name_id
+        return name_id
+
     # -- writes ----------------------------------------------------------------------------
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[SQLiteTransaction]:
@@ -108,6 +124,7 @@ class SQLiteStore:
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._name_ids = dict(conn.execute("SELECT name, id FROM attr_names"))
                 raise
             if tenant:
                 self._tenants.add(tenant)
@@ -221,10 +238,17 @@ class SQLiteStore:
     def _where(self, tenant: str, query: EntityQuery, geo_token: int | None) -> tuple[str, list]:
         clauses = ["e.tenant = ?"]
         params: list[Any] = [tenant]
+        narrowed = None
+        if query.q is not None:
+            narrowed = sqlite_values.prefilter(query.q, self.name_id)
+        driven = narrowed is not None or (query.geo is not None and query.geo.bbox is not None)
         if query.selectors:
-            alternatives = [_selector_clause(tenant, s) for s in query.selectors]
+            alternatives = [_selector_clause(tenant, s, driven) for s in query.selectors]
             clauses.append("(" + " OR ".join(sql for sql, _ in alternatives) + ")")
             params.extend(p for _, ps in alternatives for p in ps)
+        if narrowed is not None:
+            clauses.append(f"e.pk IN ({narrowed[0]})")
+            params.extend(narrowed[1])
         if query.attrs:
             clauses.append(
                 "(" + " OR ".join("json_type(e.doc, ?) IS NOT NULL" for _ in query.attrs) + ")"
@@ -287,7 +311,9 @@ class SQLiteStore:
         )
 
 
-def _selector_clause(tenant: str, selector: EntitySelector) -> tuple[str, list]:
+def _selector_clause(tenant: str, selector: EntitySelector, driven: bool) -> tuple[str, list]:
+    """`driven`: another index already yields few candidates, so types are checked per
+    candidate (EXISTS) instead of materialising every entity of the type (IN)."""
     clauses = []
     params: list[Any] = []
     if selector.ids is not None:
@@ -297,26 +323,32 @@ def _selector_clause(tenant: str, selector: EntitySelector) -> tuple[str, list]:
         clauses.append("regexp(?, e.id)")
         params.append(selector.id_pattern)
     if selector.types is not None:
-        sql, type_params = _type_clause(tenant, selector.types)
+        sql, type_params = _type_clause(tenant, selector.types, driven)
         clauses.append(sql)
         params.extend(type_params)
     return "(" + (" AND ".join(clauses) or "1") + ")", params
 
 
-def _type_clause(tenant: str, expr: TypeExpr) -> tuple[str, list]:
+def _type_clause(tenant: str, expr: TypeExpr, driven: bool) -> tuple[str, list]:
     if isinstance(expr, str):
+        if driven:
+            return (
+                "EXISTS (SELECT 1 FROM entity_types t"
+                " WHERE t.tenant = ? AND t.type = ? AND t.entity_pk = e.pk)",
+                [tenant, expr],
+            )
         return (
             "e.pk IN (SELECT entity_pk FROM entity_types WHERE tenant = ? AND type = ?)",
             [tenant, expr],
         )
     op, operands = expr
-    if op == "or" and all(isinstance(o, str) for o in operands):
+    if op == "or" and not driven and all(isinstance(o, str) for o in operands):
         marks = ",".join("?" * len(operands))
         return (
             f"e.pk IN (SELECT entity_pk FROM entity_types WHERE tenant = ? AND type IN ({marks}))",
             [tenant, *operands],
         )
-    parts = [_type_clause(tenant, o) for o in operands]
+    parts = [_type_clause(tenant, o, driven) for o in operands]
     joiner = " AND " if op == "and" else " OR "
     return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
 
@@ -351,7 +383,8 @@ class SQLiteTransaction:
         for start in range(0, len(entity_ids), 500):
             chunk = entity_ids[start : start + 500]
             rows = self.conn.execute(
-                f"SELECT id, doc FROM entities WHERE tenant = ? AND id IN ({','.join('?' * len(chunk))})",
+                "SELECT id, doc FROM entities WHERE tenant = ? AND id IN"
+                f" ({','.join('?' * len(chunk))})",
                 [self.tenant, *chunk],
             )
             found.update((i, orjson.loads(d)) for i, d in rows)
@@ -369,6 +402,7 @@ class SQLiteTransaction:
         pk = cur.lastrowid
         self._index_types(pk, doc)
         self._index_geo(pk, _geo_boxes(doc))
+        self._index_values(pk, self._value_rows(doc))
         return True
 
     def update(self, doc: Document, previous: Document | None = None) -> None:
@@ -390,6 +424,10 @@ class SQLiteTransaction:
         if boxes != _geo_boxes(old):
             self._unindex_geo(pk)
             self._index_geo(pk, boxes)
+        rows = self._value_rows(doc)
+        if rows != self._value_rows(old):
+            self.conn.execute("DELETE FROM attr_values WHERE entity_pk = ?", (pk,))
+            self._index_values(pk, rows)
 
     def delete(self, entity_id: str) -> bool:
         row = self.conn.execute(
@@ -400,8 +438,24 @@ class SQLiteTransaction:
         pk = row[0]
         self.conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
         self.conn.execute("DELETE FROM entity_types WHERE entity_pk = ?", (pk,))
+        self.conn.execute("DELETE FROM attr_values WHERE entity_pk = ?", (pk,))
         self._unindex_geo(pk)
         return True
+
+    def _value_rows(self, doc: Document) -> list[sqlite_values.Row]:
+        rows: list[sqlite_values.Row] = []
+        for name, instances in doc.items():
+            if ":" in name and isinstance(instances, list):
+                name_id = self.store._intern(name)
+                for instance in instances:
+                    rows.extend(sqlite_values.instance_rows(name_id, instance))
+        return rows
+
+    def _index_values(self, pk: int, rows: list[sqlite_values.Row]) -> None:
+        self.conn.executemany(
+            "INSERT INTO attr_values(entity_pk, attr, num, txt, opaque) VALUES (?, ?, ?, ?, ?)",
+            [(pk, *row) for row in rows],
+        )
 
     def _index_types(self, pk: int, doc: Document) -> None:
         self.conn.executemany(

@@ -43,6 +43,24 @@ MIGRATIONS: list[str] = [
         entry TEXT NOT NULL
     );
     """,
+    # 2: attribute names interned, and the scalar value index that `q` prefilters read.
+    """
+    CREATE TABLE attr_names (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE attr_values (
+        entity_pk INTEGER NOT NULL,
+        attr INTEGER NOT NULL,
+        num REAL,
+        txt TEXT,
+        opaque INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attr_values_num ON attr_values (attr, num, entity_pk) WHERE num IS NOT NULL;
+    CREATE INDEX attr_values_txt ON attr_values (attr, txt, entity_pk) WHERE txt IS NOT NULL;
+    CREATE INDEX attr_values_opaque ON attr_values (attr, entity_pk) WHERE opaque = 1;
+    CREATE INDEX attr_values_entity ON attr_values (entity_pk);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
