@@ -98,11 +98,12 @@ def _render_options(request: Request, ctx: RequestContext) -> dict[str, Any]:
         "omit": set(omit) if omit is not None else None,
         "lang": params.get("lang"),
         "dataset_ids": set(dataset_ids) if dataset_ids is not None else None,
+        "now": now_iso(),
     }
 
 
 def _render(doc: Document, ctx: RequestContext, options: dict[str, Any]) -> dict[str, Any]:
-    return render_entity(doc, ctx.terms, **options, now=now_iso())
+    return render_entity(doc, ctx.terms, **options)
 
 
 def _feature(entity: dict[str, Any], geometry_property: str, form: str) -> dict[str, Any]:

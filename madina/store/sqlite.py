@@ -236,7 +236,9 @@ class SQLiteStore:
 
     # -- query compilation -----------------------------------------------------------------
     def _where(self, tenant: str, query: EntityQuery, geo_token: int | None) -> tuple[str, list]:
-        clauses = ["e.tenant = ?"]
+        # `+` keeps the planner off the (tenant, id) index: walking a whole tenant in id order
+        # is never the cheap path; the rowid sets below (types, values, R*Tree) are.
+        clauses = ["+e.tenant = ?"]
         params: list[Any] = [tenant]
         narrowed = None
         if query.q is not None:
@@ -247,14 +249,14 @@ class SQLiteStore:
             clauses.append("(" + " OR ".join(sql for sql, _ in alternatives) + ")")
             params.extend(p for _, ps in alternatives for p in ps)
         if narrowed is not None:
-            clauses.append(f"e.pk IN ({narrowed[0]})")
-            params.extend(narrowed[1])
+            clauses.append(f"e.pk IN ({narrowed.sql})")
+            params.extend(narrowed.params)
         if query.attrs:
             clauses.append(
                 "(" + " OR ".join("json_type(e.doc, ?) IS NOT NULL" for _ in query.attrs) + ")"
             )
             params.extend("$." + json_label(a) for a in query.attrs)
-        if query.q is not None:
+        if query.q is not None and not (narrowed is not None and self._exact(narrowed)):
             sql, q_params = sqlite_filters.compile_q(query.q)
             clauses.append(sql)
             params.extend(q_params)
@@ -263,18 +265,33 @@ class SQLiteStore:
             clauses.append(sql)
             params.extend(s_params)
         if query.geo is not None:
+            # The exact predicate runs on the small geometry copies in geo_shapes, before any
+            # entity document is read; an entity matches when any instance does.
             geo = query.geo
             if geo.bbox is not None:
+                min_lon, min_lat, max_lon, max_lat = geo.bbox
                 clauses.append(
                     "e.pk IN (SELECT s.entity_pk FROM geo_index g JOIN geo_shapes s ON s.id = g.id"
-                    " WHERE s.attr = ? AND g.max_lon >= ? AND g.min_lon <= ?"
-                    " AND g.max_lat >= ? AND g.min_lat <= ?)"
+                    " WHERE g.max_lon >= ? AND g.min_lon <= ? AND g.max_lat >= ?"
+                    " AND g.min_lat <= ? AND s.attr = ? AND geo_match(?, s.geometry))"
                 )
-                min_lon, min_lat, max_lon, max_lat = geo.bbox
-                params.extend([geo.attribute, min_lon, max_lon, min_lat, max_lat])
-            clauses.append("geo_match(?, json_extract(e.doc, ?))")
-            params.extend([geo_token, "$." + json_label(geo.attribute)])
+                params.extend([min_lon, max_lon, min_lat, max_lat, geo.attribute, geo_token])
+            else:
+                clauses.append(
+                    "e.pk IN (SELECT s.entity_pk FROM geo_shapes s"
+                    " WHERE s.attr = ? AND geo_match(?, s.geometry))"
+                )
+                params.extend([geo.attribute, geo_token])
         return " AND ".join(clauses), params
+
+    def _exact(self, narrowed: sqlite_values.Prefilter) -> bool:
+        """The index alone answers when none of the attributes read has an opaque row."""
+        return narrowed.exact and not any(
+            self.conn.execute(
+                "SELECT 1 FROM attr_values WHERE attr = ? AND opaque = 1 LIMIT 1", (attr,)
+            ).fetchone()
+            for attr in narrowed.attrs
+        )
 
     def _order(self, query: EntityQuery) -> tuple[str, list]:
         terms: list[str] = []
@@ -301,14 +318,8 @@ class SQLiteStore:
         finally:
             del self._geo_filters[token]
 
-    def _geo_match(self, token: int, instances_json: str | None) -> bool:
-        if instances_json is None:
-            return False
-        matches = self._geo_filters[token]
-        return any(
-            isinstance(inst.get("value"), dict) and matches(inst["value"])
-            for inst in orjson.loads(instances_json)
-        )
+    def _geo_match(self, token: int, geometry: str) -> bool:
+        return self._geo_filters[token](orjson.loads(geometry))
 
 
 def _selector_clause(tenant: str, selector: EntitySelector, driven: bool) -> tuple[str, list]:
@@ -353,9 +364,13 @@ def _type_clause(tenant: str, expr: TypeExpr, driven: bool) -> tuple[str, list]:
     return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
 
 
-def _geo_boxes(doc: Document) -> list[tuple[str, tuple[float, float, float, float]]]:
-    """Every GeoProperty instance's (attribute, bbox); the R*Tree holds exactly these."""
-    boxes = []
+GeoShape = tuple[str, str, tuple[float, float, float, float]]
+"""(attribute, GeoJSON text, bbox) of one GeoProperty instance."""
+
+
+def _geo_shapes(doc: Document) -> list[GeoShape]:
+    """Every GeoProperty instance of the entity; the R*Tree and geo_shapes hold exactly these."""
+    shapes = []
     for name, instances in doc.items():
         if ":" not in name or not isinstance(instances, list):
             continue
@@ -363,8 +378,8 @@ def _geo_boxes(doc: Document) -> list[tuple[str, tuple[float, float, float, floa
             if inst.get("type") in GEO_KINDS and isinstance(inst.get("value"), dict):
                 box = bbox_of(inst["value"])
                 if box is not None:
-                    boxes.append((name, box))
-    return boxes
+                    shapes.append((name, orjson.dumps(inst["value"]).decode(), box))
+    return shapes
 
 
 class SQLiteTransaction:
@@ -401,7 +416,7 @@ class SQLiteTransaction:
             return False
         pk = cur.lastrowid
         self._index_types(pk, doc)
-        self._index_geo(pk, _geo_boxes(doc))
+        self._index_geo(pk, _geo_shapes(doc))
         self._index_values(pk, self._value_rows(doc))
         return True
 
@@ -420,10 +435,10 @@ class SQLiteTransaction:
         if old.get("type") != doc.get("type"):
             self.conn.execute("DELETE FROM entity_types WHERE entity_pk = ?", (pk,))
             self._index_types(pk, doc)
-        boxes = _geo_boxes(doc)
-        if boxes != _geo_boxes(old):
+        shapes = _geo_shapes(doc)
+        if shapes != _geo_shapes(old):
             self._unindex_geo(pk)
-            self._index_geo(pk, boxes)
+            self._index_geo(pk, shapes)
         rows = self._value_rows(doc)
         if rows != self._value_rows(old):
             self.conn.execute("DELETE FROM attr_values WHERE entity_pk = ?", (pk,))
@@ -453,7 +468,8 @@ class SQLiteTransaction:
 
     def _index_values(self, pk: int, rows: list[sqlite_values.Row]) -> None:
         self.conn.executemany(
-            "INSERT INTO attr_values(entity_pk, attr, num, txt, opaque) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO attr_values(entity_pk, attr, num, txt, opaque, ref)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             [(pk, *row) for row in rows],
         )
 
@@ -463,10 +479,11 @@ class SQLiteTransaction:
             [(self.tenant, t, pk) for t in doc["type"]],
         )
 
-    def _index_geo(self, pk: int, boxes: list[tuple[str, tuple[float, float, float, float]]]):
-        for attr, (min_lon, min_lat, max_lon, max_lat) in boxes:
+    def _index_geo(self, pk: int, shapes: list[GeoShape]) -> None:
+        for attr, geometry, (min_lon, min_lat, max_lon, max_lat) in shapes:
             shape_id = self.conn.execute(
-                "INSERT INTO geo_shapes(entity_pk, attr) VALUES (?, ?)", (pk, attr)
+                "INSERT INTO geo_shapes(entity_pk, attr, geometry) VALUES (?, ?, ?)",
+                (pk, attr, geometry),
             ).lastrowid
             self.conn.execute(
                 "INSERT INTO geo_index(id, min_lon, max_lon, min_lat, max_lat)"

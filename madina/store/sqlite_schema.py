@@ -34,7 +34,8 @@ MIGRATIONS: list[str] = [
     CREATE TABLE geo_shapes (
         id INTEGER PRIMARY KEY,
         entity_pk INTEGER NOT NULL,
-        attr TEXT NOT NULL
+        attr TEXT NOT NULL,
+        geometry TEXT NOT NULL
     );
     CREATE INDEX geo_shapes_by_entity ON geo_shapes (entity_pk);
     CREATE VIRTUAL TABLE geo_index USING rtree (id, min_lon, max_lon, min_lat, max_lat);
@@ -54,7 +55,8 @@ MIGRATIONS: list[str] = [
         attr INTEGER NOT NULL,
         num REAL,
         txt TEXT,
-        opaque INTEGER NOT NULL DEFAULT 0
+        opaque INTEGER NOT NULL DEFAULT 0,
+        ref INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX attr_values_num ON attr_values (attr, num, entity_pk) WHERE num IS NOT NULL;
     CREATE INDEX attr_values_txt ON attr_values (attr, txt, entity_pk) WHERE txt IS NOT NULL;

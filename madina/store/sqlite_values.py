@@ -8,11 +8,14 @@ decides on those few rows, so answers stay exactly those of `qlang.evaluate`.
 
 Soundness rule: the prefilter must return a superset of the true matches. Values the index
 cannot represent (objects, booleans, language maps, long texts, huge integers) are stored as
-"opaque" rows, which every prefilter on that attribute returns as candidates.
+"opaque" rows, which every prefilter on that attribute returns as candidates. When no attribute
+a query reads has an opaque row, the index rows say exactly what `qlang.evaluate` would, so the
+store can skip the exact `q` (see `Prefilter.exact`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from madina.context import qlang
@@ -22,8 +25,21 @@ MAX_TEXT = 256
 MAX_ARRAY = 32
 MAX_EXACT_INT = 2**53
 
-Row = tuple[int, float | None, str | None, int]
-"""(attribute name id, number, text, opaque flag) for one indexed scalar."""
+Row = tuple[int, float | None, str | None, int, int]
+"""(attribute name id, number, text, opaque flag, relationship flag) for one indexed scalar."""
+
+RELATIONSHIP_KINDS = ("Relationship", "ListRelationship")
+
+
+@dataclass
+class Prefilter:
+    """`sql` selects entity pks; `exact` says it selects exactly the matches provided none of
+    `attrs` (name ids) has an opaque row."""
+
+    sql: str
+    params: list[Any]
+    attrs: set[int] = field(default_factory=set)
+    exact: bool = True
 
 _ORDERED = {">", ">=", "<", "<="}
 
@@ -53,51 +69,66 @@ def instance_rows(name_id: int, instance: dict[str, Any]) -> list[Row]:
             content = instance[member]
             break
     items = content if isinstance(content, list) and len(content) <= MAX_ARRAY else [content]
+    ref = int(instance.get("type") in RELATIONSHIP_KINDS)
     rows: list[Row] = []
     for item in items:
         pair = _scalar(item)
         if pair is None:
-            return [(name_id, None, None, 1)]
-        rows.append((name_id, pair[0], pair[1], 0))
-    return rows or [(name_id, None, None, 1)]
+            return [(name_id, None, None, 1, ref)]
+        rows.append((name_id, pair[0], pair[1], 0, ref))
+    return rows or [(name_id, None, None, 1, ref)]
 
 
-def prefilter(node: Any, name_id: Any) -> tuple[str, list[Any]] | None:
-    """An SQL `SELECT entity_pk ...` returning a superset of the entities `node` matches, or
-    None when the index cannot narrow this query. `name_id(iri)` gives the attribute's id, or
-    None when no entity ever had that attribute."""
+def prefilter(node: Any, name_id: Any) -> Prefilter | None:
+    """A `SELECT entity_pk ...` returning a superset of the entities `node` matches, or None
+    when the index cannot narrow this query. `name_id(iri)` gives the attribute's id, or None
+    when no entity ever had that attribute."""
     if isinstance(node, qlang.And):
         parts = [p for p in (prefilter(item, name_id) for item in node.items) if p is not None]
         if not parts:
             return None
-        return " INTERSECT ".join(p[0] for p in parts), [x for p in parts for x in p[1]]
+        return _combine(parts, " INTERSECT ", exact=len(parts) == len(node.items))
     if isinstance(node, qlang.Or):
         parts = [prefilter(item, name_id) for item in node.items]
         if any(p is None for p in parts):
             return None
-        return " UNION ".join(p[0] for p in parts), [x for p in parts for x in p[1]]
+        return _combine(parts, " UNION ", exact=True)
     if isinstance(node, qlang.Comparison):
         return _comparison(node, name_id)
     return None
 
 
-def _comparison(node: Any, name_id: Any) -> tuple[str, list[Any]] | None:
+def _combine(parts: list[Prefilter], operator: str, exact: bool) -> Prefilter:
+    return Prefilter(
+        sql=operator.join(f"SELECT * FROM ({p.sql})" for p in parts),
+        params=[x for p in parts for x in p.params],
+        attrs=set().union(*(p.attrs for p in parts)),
+        exact=exact and all(p.exact for p in parts),
+    )
+
+
+def _comparison(node: Any, name_id: Any) -> Prefilter | None:
     path = node.path
     if path.sub or path.trail or node.op not in _ORDERED | {"=="}:
         return None
-    attr = name_id(path.name)
-    if attr is None:
-        return "SELECT NULL WHERE 0", []
     conditions = _conditions(node.op, node.value)
     if conditions is None:
         return None
-    selects = [f"SELECT entity_pk FROM attr_values WHERE attr = ? AND {c}" for c, _ in conditions]
+    attr = name_id(path.name)
+    if attr is None:
+        return Prefilter("SELECT NULL WHERE 0", [])
+    # Relationships only answer == (clause 4.9): their targets never order against literals.
+    only_values = " AND ref = 0" if node.op in _ORDERED else ""
+    selects = [
+        f"SELECT entity_pk FROM attr_values WHERE attr = ? AND {c}{only_values}"
+        for c, _ in conditions
+    ]
     selects.append("SELECT entity_pk FROM attr_values WHERE attr = ? AND opaque = 1")
     params: list[Any] = []
     for _, values in conditions:
         params.extend([attr, *values])
     params.append(attr)
-    return " UNION ".join(selects), params
+    return Prefilter(" UNION ".join(selects), params, {attr})
 
 
 def _column(value: Any) -> str | None:

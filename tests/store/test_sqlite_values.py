@@ -80,3 +80,57 @@ def test_index_follows_updates_and_deletes(tmp_path):
         tx.delete("urn:x:1")
     assert s.conn.execute("SELECT count(*) FROM attr_values").fetchone()[0] == 0
     s.close()
+
+
+def scalar_documents(count: int) -> list[dict]:
+    """Only values the index represents exactly: numbers, strings, arrays of them, links."""
+    import random
+
+    rng = random.Random(11)
+    values = [0, 55, 60.5, -3, "55", "Mercedes", "Audi", [55, "red"], ["red", "blue"]]
+    docs = []
+    for i in range(count):
+        doc = {"id": f"urn:ngsi-ld:S:{i}"}
+        for name in ("speed", "name", "colors", "color"):
+            if rng.random() < 0.8:
+                doc[expand(name)] = [
+                    {"type": "Property", "value": rng.choice(values)}
+                    for _ in range(rng.choice([1, 1, 2]))
+                ]
+        doc[expand("owner")] = [
+            {"type": "Relationship", "object": rng.choice(["urn:a:1", "urn:a:2"])}
+        ]
+        docs.append(stored(doc))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def exact_store(tmp_path_factory):
+    s = SQLiteStore(str(tmp_path_factory.mktemp("exact") / "e.db"))
+    s.open()
+    with s.transaction("") as tx:
+        for doc in scalar_documents(80):
+            tx.insert(doc)
+    yield s
+    s.close()
+
+
+EXACT_QUERIES = [q for q in QUERIES if "[" not in q and "." not in q.split("=")[0]] + [
+    'owner=="urn:a:1"', 'owner>"urn:a:1"', 'owner=="urn:a:1";speed>10', "speed==55|speed<0",
+    'colors=="red"', "speed==0..60", 'name=="Audi","55"',
+]
+
+
+@pytest.mark.parametrize("text", EXACT_QUERIES)
+def test_index_only_answers_match_evaluate(exact_store, text):
+    node = qlang.resolve(qlang.parse_q(text), expand)
+    expected = [d["id"] for d in all_docs(exact_store) if qlang.evaluate(node, d)]
+    assert store_ids(exact_store, node) == expected
+
+
+def test_index_only_path_is_taken_without_opaque_values(exact_store, store):
+    node = qlang.resolve(qlang.parse_q("speed==55"), expand)
+    where, _ = exact_store._where("", EntityQuery(q=node), None)
+    assert "CASE" not in where  # the exact compiled q was not needed
+    where, _ = store._where("", EntityQuery(q=node), None)
+    assert "CASE" in where  # opaque values exist there: the exact q must decide
