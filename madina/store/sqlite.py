@@ -265,23 +265,23 @@ class SQLiteStore:
             clauses.append(sql)
             params.extend(s_params)
         if query.geo is not None:
-            # The exact predicate runs on the small geometry copies in geo_shapes, before any
-            # entity document is read; an entity matches when any instance does.
+            # The box narrows through the R*Tree; the exact predicate then runs per candidate
+            # entity, on its small geometry copies, so a LIMIT stops it early. An entity
+            # matches when any instance of the GeoProperty does.
             geo = query.geo
             if geo.bbox is not None:
                 min_lon, min_lat, max_lon, max_lat = geo.bbox
                 clauses.append(
                     "e.pk IN (SELECT s.entity_pk FROM geo_index g JOIN geo_shapes s ON s.id = g.id"
                     " WHERE g.max_lon >= ? AND g.min_lon <= ? AND g.max_lat >= ?"
-                    " AND g.min_lat <= ? AND s.attr = ? AND geo_match(?, s.geometry))"
+                    " AND g.min_lat <= ? AND s.attr = ?)"
                 )
-                params.extend([min_lon, max_lon, min_lat, max_lat, geo.attribute, geo_token])
-            else:
-                clauses.append(
-                    "e.pk IN (SELECT s.entity_pk FROM geo_shapes s"
-                    " WHERE s.attr = ? AND geo_match(?, s.geometry))"
-                )
-                params.extend([geo.attribute, geo_token])
+                params.extend([min_lon, max_lon, min_lat, max_lat, geo.attribute])
+            clauses.append(
+                "EXISTS (SELECT 1 FROM geo_shapes s WHERE s.entity_pk = e.pk AND s.attr = ?"
+                " AND geo_match(?, s.geometry))"
+            )
+            params.extend([geo.attribute, geo_token])
         return " AND ".join(clauses), params
 
     def _exact(self, narrowed: sqlite_values.Prefilter) -> bool:
