@@ -272,9 +272,9 @@ class SQLiteStore:
             if geo.bbox is not None:
                 min_lon, min_lat, max_lon, max_lat = geo.bbox
                 clauses.append(
-                    "e.pk IN (SELECT s.entity_pk FROM geo_index g JOIN geo_shapes s ON s.id = g.id"
+                    "e.pk IN (SELECT g.entity_pk FROM geo_index g"
                     " WHERE g.max_lon >= ? AND g.min_lon <= ? AND g.max_lat >= ?"
-                    " AND g.min_lat <= ? AND s.attr = ?)"
+                    " AND g.min_lat <= ? AND g.attr = ?)"
                 )
                 params.extend([min_lon, max_lon, min_lat, max_lat, geo.attribute])
             clauses.append(
@@ -486,9 +486,9 @@ class SQLiteTransaction:
                 (pk, attr, geometry),
             ).lastrowid
             self.conn.execute(
-                "INSERT INTO geo_index(id, min_lon, max_lon, min_lat, max_lat)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (shape_id, min_lon, max_lon, min_lat, max_lat),
+                "INSERT INTO geo_index(id, min_lon, max_lon, min_lat, max_lat, entity_pk, attr)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (shape_id, min_lon, max_lon, min_lat, max_lat, pk, attr),
             )
 
     def _unindex_geo(self, pk: int) -> None:

@@ -38,7 +38,9 @@ MIGRATIONS: list[str] = [
         geometry TEXT NOT NULL
     );
     CREATE INDEX geo_shapes_by_entity ON geo_shapes (entity_pk);
-    CREATE VIRTUAL TABLE geo_index USING rtree (id, min_lon, max_lon, min_lat, max_lat);
+    CREATE VIRTUAL TABLE geo_index USING rtree (
+        id, min_lon, max_lon, min_lat, max_lat, +entity_pk INTEGER, +attr TEXT
+    );
     CREATE TABLE jsonld_contexts (
         id TEXT PRIMARY KEY,
         entry TEXT NOT NULL
