@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -30,14 +31,19 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+    }
+    if args.workers > 1:
+        # Worker processes build their own app from the environment, so pass the settings there.
+        os.environ.update({"MADINA_DATABASE": settings.database})
+        uvicorn.run("madina.app:create_app", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 
@@ -84,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("serve", help="run the NGSI-LD broker")
     server_options(p)
+    p.add_argument(
+        "--workers", type=int, default=1,
+        help="worker processes sharing the database (SQLite: readers run in parallel)",
+    )
     p.set_defaults(func=serve)
 
     p = commands.add_parser("demo", help="run the broker with example city data loaded")

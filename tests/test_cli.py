@@ -89,3 +89,40 @@ def test_a_preloaded_context_resolves_without_the_network(tmp_path):
         assert created.status_code == 201, created.text
         full = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Road:1").json()
         assert full["https://city.example/speed"]["value"] == 50
+
+
+def test_workers_share_tenants_contexts_and_names(tmp_path):
+    """Two worker processes on one SQLite file: whatever one creates, the other sees."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*MADINA, "serve", "--port", str(port), "--db", str(tmp_path / "w.db"), "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        hosted = httpx.post(f"{base}/jsonldContexts",
+                            json={"@context": {"speed": "https://city.example/speed"}})
+        assert hosted.status_code == 201, hosted.text
+        link = {"Link": f'<{hosted.headers["Location"]}>; '
+                        'rel="http://www.w3.org/ns/json-ld#context"',
+                "NGSILD-Tenant": "espoo"}
+        link["Link"] = link["Link"].replace("<", f"<http://127.0.0.1:{port}", 1)
+        created = httpx.post(f"{base}/entities", headers=link,
+                             json={"id": "urn:ngsi-ld:Road:1", "type": "Road", "speed": 50})
+        assert created.status_code == 201, created.text
+        # Fresh connections spread over both workers; every answer must agree.
+        for _ in range(20):
+            with httpx.Client() as fresh:
+                got = fresh.get(f"{base}/entities", headers=link,
+                                params={"type": "Road", "q": "speed==50"})
+                assert got.status_code == 200, got.text
+                assert [e["id"] for e in got.json()] == ["urn:ngsi-ld:Road:1"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -113,17 +113,25 @@ class ContextResolver:
         self._core_context = core_document["@context"]
         self._core = build_term_map([], self._core_context)
         self._add(_Entry(_new_id(), CORE_CONTEXT_URL, "Cached", core_document, origin="package"))
-        for record in store.load_contexts() if store else []:
-            self._add(
-                _Entry(
-                    record["id"],
-                    record["url"],
-                    record["kind"],
-                    record["body"],
-                    record.get("createdAt") or _now(),
-                    record.get("origin", "remote"),
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Take in entries saved by other worker processes sharing the store; called at start
+        and whenever a lookup misses, so a context hosted through one worker resolves in all."""
+        if self._store is None:
+            return
+        for record in self._store.load_contexts():
+            if record["id"] not in self._entries:
+                self._add(
+                    _Entry(
+                        record["id"],
+                        record["url"],
+                        record["kind"],
+                        record["body"],
+                        record.get("createdAt") or _now(),
+                        record.get("origin", "remote"),
+                    )
                 )
-            )
 
     def core(self) -> TermMap:
         """The term map of the core context alone (requests without any @context)."""
@@ -216,6 +224,9 @@ class ContextResolver:
     def _lookup(self, id_or_url: str) -> _Entry:
         key = unquote(id_or_url)
         entry = self._entries.get(key) or self._entries.get(self._by_url.get(key, ""))
+        if entry is None:
+            self._refresh()
+            entry = self._entries.get(key) or self._entries.get(self._by_url.get(key, ""))
         if entry is None and key in shipped_files():
             entry = self._shipped_entry(key)
         if entry is None:
@@ -262,6 +273,9 @@ class ContextResolver:
         entry = self._entries.get(self._by_url.get(url, "")) or self._local(url)
         if entry is None:
             entry = self._shipped_entry(url)
+        if entry is None:
+            self._refresh()
+            entry = self._entries.get(self._by_url.get(url, "")) or self._local(url)
         if entry is None:
             body = await self._fetch(url)
             entry = self._entries.get(self._by_url.get(url, ""))

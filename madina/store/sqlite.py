@@ -90,7 +90,13 @@ class SQLiteStore:
 
     # -- tenants ---------------------------------------------------------------------------
     def tenant_exists(self, tenant: str) -> bool:
-        return tenant == "" or tenant in self._tenants
+        if tenant == "" or tenant in self._tenants:
+            return True
+        # Another worker process may have created it since this one started.
+        if self.conn.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone():
+            self._tenants.add(tenant)
+            return True
+        return False
 
     def _ensure_tenant(self, tenant: str) -> None:
         if tenant and tenant not in self._tenants:
@@ -100,7 +106,12 @@ class SQLiteStore:
 
     def name_id(self, name: str) -> int | None:
         """The interned id of an attribute name, None if no entity ever had it."""
-        return self._name_ids.get(name)
+        name_id = self._name_ids.get(name)
+        if name_id is None:  # another worker process may have interned it
+            row = self.conn.execute("SELECT id FROM attr_names WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                name_id = self._name_ids[name] = row[0]
+        return name_id
 
     def _intern(self, name: str) -> int:
         name_id = self._name_ids.get(name)

@@ -75,16 +75,23 @@ class SchemaTooNew(RuntimeError):
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    """Bring the schema to SCHEMA_VERSION; returns the version found before.
+
+    Each step reads the version inside its own write transaction, so worker processes
+    starting together apply every step exactly once."""
     found = conn.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise SchemaTooNew(
-            f"database schema version {found} is newer than this Madina ({SCHEMA_VERSION}); "
-            "upgrade Madina"
-        )
-    for version in range(found, SCHEMA_VERSION):
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"database schema version {version} is newer than this Madina "
+                    f"({SCHEMA_VERSION}); upgrade Madina"
+                )
+            if version == SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                return found
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
@@ -92,7 +99,6 @@ def migrate(conn: sqlite3.Connection) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return found
 
 
 def _statements(script: str) -> list[str]:
