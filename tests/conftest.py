@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from madina.app import create_app
 from starlette.testclient import TestClient
 
+from madina.app import create_app
 from madina.config import Settings
 
 
