@@ -31,6 +31,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, type, entity_pk)
     ) WITHOUT ROWID;
     CREATE INDEX entity_types_by_entity ON entity_types (entity_pk);
+    -- A shape's id is (entity pk << 20) | slot, so the R*Tree alone yields entity pks.
     CREATE TABLE geo_shapes (
         id INTEGER PRIMARY KEY,
         entity_pk INTEGER NOT NULL,
@@ -38,9 +39,7 @@ MIGRATIONS: list[str] = [
         geometry TEXT NOT NULL
     );
     CREATE INDEX geo_shapes_by_entity ON geo_shapes (entity_pk);
-    CREATE VIRTUAL TABLE geo_index USING rtree (
-        id, min_lon, max_lon, min_lat, max_lat, +entity_pk INTEGER, +attr TEXT
-    );
+    CREATE VIRTUAL TABLE geo_index USING rtree (id, min_lon, max_lon, min_lat, max_lat);
     CREATE TABLE jsonld_contexts (
         id TEXT PRIMARY KEY,
         entry TEXT NOT NULL
