@@ -128,7 +128,7 @@ _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _BOOLEAN = re.compile(r"(true|false)(?!\w)")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^;|,()\s\"]+")
 _OPERATORS = ("==", "!~=", "!=", ">=", "<=", "~=", ">", "<")
-_SCOPE = re.compile(r"/?(?:\w+|\+)(?:/(?:\w+|\+))*(?:/#)?|/#")
+_SCOPE = re.compile(r"/(?:\w+|\+)(?:/(?:\w+|\+))*(?:/#)?|/#")
 _INT64 = 2**63
 
 
@@ -269,7 +269,7 @@ class _Parser:
         if self.peek("{"):
             raise self.error("linked entity paths ('attr{...}') are not supported")
         trail: list[str] = []
-        if self.peek("["):
+        while self.peek("["):  # attr[a.b] and attr[a][b] name the same member
             self.pos += 1
             trail.append(self.trail_segment())
             while self.peek("."):
