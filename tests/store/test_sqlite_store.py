@@ -139,3 +139,23 @@ def test_contexts_persist(store):
     ]
     store.delete_context("urn:ctx:1")
     assert store.load_contexts() == []
+
+
+def test_several_writes_to_one_entity_in_one_transaction_leave_consistent_indexes(store):
+    """Index rows are written at commit: the last document of each entity must win."""
+    with store.transaction("") as tx:
+        tx.insert(entity(1, lon=24.94))
+        tx.update(entity(1, types=(U,), lon=25.50))
+        tx.insert(entity(2, lon=24.94))
+        tx.delete("urn:ngsi-ld:T:2")
+    with store.transaction("") as tx:
+        tx.update(entity(1, types=(T,), lon=24.94))
+        tx.update(entity(1, types=(T,), lon=24.94))
+    counts = {
+        table: store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in ("entity_types", "geo_shapes", "geo_index")
+    }
+    assert counts == {"entity_types": 1, "geo_shapes": 1, "geo_index": 1}
+    box = GeoFilter(attribute=LOC, bbox=(24.9, 60.1, 25.0, 60.2), matches=lambda g: True)
+    docs, _ = store.query("", EntityQuery(selectors=[EntitySelector(types=T)], geo=box))
+    assert [d["id"] for d in docs] == ["urn:ngsi-ld:T:1"]
