@@ -24,6 +24,7 @@ from madina.context.errors import (
 from madina.context.jsonld import TermMap
 from madina.context.query import check_uri
 from madina.store.base import Document, EntityQuery, Store
+from madina.store.filters import UnqueryableName
 
 
 def now_iso() -> str:
@@ -64,7 +65,10 @@ class Broker:
 
     def query(self, tenant: str, query: EntityQuery) -> tuple[list[Document], int | None]:
         self.check_tenant(tenant)
-        return self.store.query(tenant, query)
+        try:
+            return self.store.query(tenant, query)
+        except UnqueryableName as exc:
+            raise BadRequestData(str(exc)) from None
 
     # -- single-entity writes ----------------------------------------------------------------
     def create(self, tenant: str, body: dict[str, Any], terms: TermMap) -> str:
@@ -114,7 +118,10 @@ class Broker:
         """DELETE /entities (1.9): the selected entities, atomically; with `keep` or `drop`
         (expanded names) only those attributes go, or all but those, and the entities stay."""
         self.check_tenant(tenant)
-        ids = self.store.matching_ids(tenant, query)
+        try:
+            ids = self.store.matching_ids(tenant, query)
+        except UnqueryableName as exc:
+            raise BadRequestData(str(exc)) from None
         now = now_iso()
         with self.store.transaction(tenant) as tx:
             for entity_id in ids:

@@ -17,7 +17,6 @@ query means:
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -26,94 +25,34 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from madina.context.errors import BadRequestData, TooComplexQuery
+from madina.store.filters import (
+    ANY_LANGUAGE,
+    EQUALITY_OPS,
+    INSTANCE_MEMBERS,
+    ORDER_OPS,
+    PATTERN_OPS,
+    RELATIONSHIP_TYPES,
+    VALUE_MEMBER_BY_TYPE,
+    And,
+    AttrPath,
+    Comparison,
+    Exists,
+    Node,
+    Or,
+    Range,
+    ScopeMatch,
+    ValueList,
+    compiled_pattern,
+    scope_regex,
+)
 
 MAX_QUERY_LENGTH = 4000
 MAX_NESTING = 16
 MAX_TERMS = 64
 MAX_PATH_SEGMENTS = 8
 
-#: Members of an attribute instance that a dotted path may name; never expanded as terms.
-INSTANCE_MEMBERS = frozenset(
-    {"observedAt", "createdAt", "modifiedAt", "deletedAt", "expiresAt", "unitCode", "datasetId"}
-)
 #: Members holding timestamps: quoted DateTimes compared with them are normalised too.
 TIMESTAMP_MEMBERS = frozenset({"observedAt", "createdAt", "modifiedAt", "deletedAt", "expiresAt"})
-#: Which member of an instance holds its value, by attribute kind (docs/internals.md).
-VALUE_MEMBER_BY_TYPE = {
-    "Property": "value",
-    "GeoProperty": "value",
-    "Relationship": "object",
-    "LanguageProperty": "languageMap",
-    "VocabProperty": "vocab",
-    "JsonProperty": "json",
-    "ListProperty": "valueList",
-    "ListRelationship": "objectList",
-}
-#: Kinds whose targets only take `==` and `!=` (clause 4.9: other operators do not match).
-RELATIONSHIP_TYPES = frozenset({"Relationship", "ListRelationship"})
-#: A trail naming no language: every string of a LanguageProperty (`color[*]==...`).
-ANY_LANGUAGE = "*"
-
-EQUALITY_OPS = frozenset({"==", "!="})
-ORDER_OPS = frozenset({">", ">=", "<", "<="})
-PATTERN_OPS = frozenset({"~=", "!~="})
-
-
-# -- AST ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AttrPath:
-    name: str  # attribute name; compact as parsed, expanded IRI after resolve()
-    sub: tuple[str, ...] = ()  # dotted segments after the name, compact as written
-    sub_expanded: tuple[str, ...] = ()  # same segments expanded by resolve() (empty before)
-    trail: tuple[str, ...] = ()  # segments inside [...]: path into the compound value
-
-    @property
-    def segments(self) -> tuple[str, ...]:
-        """Sub-attribute segments to look up in a stored document (expanded once resolved)."""
-        return self.sub_expanded or self.sub
-
-
-@dataclass(frozen=True)
-class Range:
-    low: Any
-    high: Any
-
-
-@dataclass(frozen=True)
-class ValueList:
-    items: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    path: AttrPath
-    op: str
-    value: Any  # a literal (str, int, float, bool), Range, ValueList, or a regex str
-
-
-@dataclass(frozen=True)
-class Exists:
-    path: AttrPath
-    negated: bool = False
-
-
-@dataclass(frozen=True)
-class ScopeMatch:
-    pattern: str  # e.g. "/Madrid/#"
-
-
-@dataclass(frozen=True)
-class And:
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Or:
-    items: tuple[Node, ...]
-
-
-Node = Comparison | Exists | ScopeMatch | And | Or
-
 
 # -- lexical pieces -----------------------------------------------------------------------
 _ATTR_NAME = re.compile(r"[^\W\d]\w*(?::[^\W\d]\w*)?")
@@ -468,12 +407,6 @@ def attribute_names(node: Node) -> set[str]:
 _MISSING = object()
 
 
-@functools.lru_cache(maxsize=256)
-def compiled_pattern(source: str) -> re.Pattern[str]:
-    """Compiled regexes are shared by `evaluate` and the SQL `regexp` function."""
-    return re.compile(source)
-
-
 @dataclass(frozen=True)
 class _Target:
     """What a path selects in one instance. `value` is _MISSING when the target is absent."""
@@ -601,19 +534,6 @@ def evaluate(node: Node, doc: dict[str, Any]) -> bool:
 
 
 # -- scopes -------------------------------------------------------------------------------
-def scope_regex(pattern: str) -> str:
-    """The regex (for `re.search`) equivalent to one scopeQ pattern; shared with SQL.
-
-    `+` is one level, a trailing `/#` the scope itself and everything below it, and `/#`
-    alone any (non-empty) scope.
-    """
-    if pattern == "/#":
-        return r"(?s)^.+\Z"
-    body, subtree = (pattern[:-2], True) if pattern.endswith("/#") else (pattern, False)
-    parts = ["[^/]+" if level == "+" else re.escape(level) for level in body.split("/")]
-    return "(?s)^" + "/".join(parts) + ("(?:/.*)?" if subtree else "") + r"\Z"
-
-
 def evaluate_scope(node: Node, scopes: list[str]) -> bool:
     """Does an entity with these scopes match a parsed `scopeQ`?"""
     if isinstance(node, And):

@@ -49,7 +49,7 @@ class EntityQuery:
     attrs: list[str] | None = None
     """Entities having at least one of these (expanded) attributes."""
     q: Any = None
-    """A resolved `q` AST (madina.context.qlang)."""
+    """A resolved `q` syntax tree (madina.store.filters nodes)."""
     scope_q: Any = None
     geo: GeoFilter | None = None
     order_by: list[tuple[str, bool]] = field(default_factory=list)

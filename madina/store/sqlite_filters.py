@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from madina.context import qlang
+from madina.store import filters
 
 Sql = tuple[str, tuple[Any, ...]]
 FALSE: Sql = ("0", ())
@@ -40,16 +40,16 @@ def register_functions(conn: sqlite3.Connection) -> None:
 def _regexp(pattern: Any, value: Any) -> bool:
     if not isinstance(pattern, str) or not isinstance(value, str):
         return False
-    return qlang.compiled_pattern(pattern).search(value) is not None
+    return filters.compiled_pattern(pattern).search(value) is not None
 
 
-def compile_q(node: qlang.Node) -> tuple[str, list[Any]]:
+def compile_q(node: filters.Node) -> tuple[str, list[Any]]:
     """An SQL expression (over `e.doc`) true exactly when `qlang.evaluate(node, doc)` is."""
     sql, params = _QCompiler().node(node)
     return sql, list(params)
 
 
-def compile_scope(node: qlang.Node) -> tuple[str, list[Any]]:
+def compile_scope(node: filters.Node) -> tuple[str, list[Any]]:
     """An SQL expression (over `e.doc`'s `scope` list) mirroring `qlang.evaluate_scope`."""
     sql, params = _scope(node, itertools.count())
     return sql, list(params)
@@ -63,7 +63,7 @@ def _literal(path: str) -> str:
 
 def _key(name: str) -> str:
     if '"' in name:
-        raise qlang.BadRequestData(f"Attribute or member name {name!r} cannot be queried")
+        raise filters.UnqueryableName(f"Attribute or member name {name!r} cannot be queried")
     return f'."{name}"'
 
 
@@ -117,9 +117,9 @@ def _either(tests: list[_ItemTest]) -> _ItemTest:
 
 
 def _equal_test(value: Any) -> _ItemTest:
-    if isinstance(value, qlang.ValueList):
+    if isinstance(value, filters.ValueList):
         return _either([_equal_test(v) for v in value.items])
-    if isinstance(value, qlang.Range):
+    if isinstance(value, filters.Range):
         return _typed(value.low, lambda v: (f"({v} BETWEEN ? AND ?)", (value.low, value.high)))
     if isinstance(value, bool):
         return {"true" if value else "false": lambda v: ("1", ())}
@@ -147,11 +147,11 @@ def _dispatch(type_sql: str, value_sql: str, test: _ItemTest, array: Sql | None 
 
 def _reads_strings(op: str, value: Any) -> bool:
     """Whether unwrapping a string `@value` can change this comparison's answer."""
-    if op in qlang.PATTERN_OPS:
+    if op in filters.PATTERN_OPS:
         return True
-    if isinstance(value, qlang.ValueList):
+    if isinstance(value, filters.ValueList):
         return any(isinstance(v, str) for v in value.items)
-    if isinstance(value, qlang.Range):
+    if isinstance(value, filters.Range):
         return isinstance(value.low, str)
     return isinstance(value, str)
 
@@ -164,27 +164,27 @@ class _QCompiler:
     def alias(self, prefix: str) -> str:
         return f"{prefix}{next(self.aliases)}"
 
-    def node(self, node: qlang.Node) -> Sql:
-        if isinstance(node, qlang.And):
+    def node(self, node: filters.Node) -> Sql:
+        if isinstance(node, filters.And):
             return _join([self.node(item) for item in node.items], "AND")
-        if isinstance(node, qlang.Or):
+        if isinstance(node, filters.Or):
             return _join([self.node(item) for item in node.items], "OR")
-        if isinstance(node, qlang.Exists):
+        if isinstance(node, filters.Exists):
             sql, params = self.exists(node.path)
             return (f"(NOT {sql})", params) if node.negated else (sql, params)
-        if isinstance(node, qlang.Comparison):
+        if isinstance(node, filters.Comparison):
             leaf = self.comparison_leaf(node.op, node.value)
             strings = _reads_strings(node.op, node.value)
             return self.any_instance(node.path, leaf, strings)
         raise TypeError(f"not a q node: {node!r}")
 
-    def exists(self, path: qlang.AttrPath) -> Sql:
+    def exists(self, path: filters.AttrPath) -> Sql:
         if not path.sub and not path.trail:
             first = "$" + _key(path.name) + "[0]"
             return f"(json_type(e.doc, {_literal(first)}) IS NOT NULL)", ()
         return self.any_instance(path, self.present, reads_strings=False)
 
-    def any_instance(self, path: qlang.AttrPath, leaf: _Leaf, reads_strings: bool) -> Sql:
+    def any_instance(self, path: filters.AttrPath, leaf: _Leaf, reads_strings: bool) -> Sql:
         """True when any instance passes: `[0]` directly, the rest only if there are more."""
         attribute = "$" + _key(path.name)
 
@@ -211,7 +211,7 @@ class _QCompiler:
         if not segments:
             return self.element(walk, base, walk.trail)
         segment = segments[0]
-        if segment in qlang.INSTANCE_MEMBERS:
+        if segment in filters.INSTANCE_MEMBERS:
             rest = (*compact[1:], *walk.trail)
             return walk.leaf(_Target(walk.src, base + _key(segment) + _keys(rest)))
         child = base + _key(segment)
@@ -225,7 +225,7 @@ class _QCompiler:
         """The value member chosen by the instance's `type`, then `rest` into it."""
         src, leaf = walk.src, walk.leaf
         arms: list[tuple[str, Sql]] = []
-        for kind, member in qlang.VALUE_MEMBER_BY_TYPE.items():
+        for kind, member in filters.VALUE_MEMBER_BY_TYPE.items():
             member_path = base + _key(member)
             if member == "value" and (rest or walk.reads_strings):
                 unwrapped = member_path + _key("@value")
@@ -234,10 +234,10 @@ class _QCompiler:
                     leaf(_Target(src, unwrapped + _keys(rest))),
                     leaf(_Target(src, member_path + _keys(rest))),
                 )
-            elif member == "languageMap" and rest in ((), (qlang.ANY_LANGUAGE,)):
+            elif member == "languageMap" and rest in ((), (filters.ANY_LANGUAGE,)):
                 arm = leaf(_Target(src, member_path, language_strings=True))
             else:
-                relationship = kind in qlang.RELATIONSHIP_TYPES
+                relationship = kind in filters.RELATIONSHIP_TYPES
                 arm = leaf(_Target(src, member_path + _keys(rest), relationship=relationship))
             if arm != FALSE:
                 arms.append((kind, arm))
@@ -271,14 +271,14 @@ class _QCompiler:
 
     def comparison_leaf(self, op: str, value: Any) -> _Leaf:
         def leaf(target: _Target) -> Sql:
-            if target.relationship and op not in qlang.EQUALITY_OPS:
+            if target.relationship and op not in filters.EQUALITY_OPS:
                 return FALSE
             if op == "==":
                 return self.any_item(target, _equal_test(value))
             if op == "!=":
                 found = self.any_item(target, _equal_test(value))
                 return _join([self.present(target), _negate(found)], "AND")
-            if op in qlang.ORDER_OPS:
+            if op in filters.ORDER_OPS:
                 return self.any_item(target, _order_test(op, value))
             matched = self.any_item(target, _pattern_test(value))
             if op == "~=":
@@ -303,16 +303,16 @@ def _negate(fragment: Sql) -> Sql:
 
 
 # -- scopeQ -------------------------------------------------------------------------------
-def _scope(node: qlang.Node, aliases: itertools.count) -> Sql:
-    if isinstance(node, qlang.And):
+def _scope(node: filters.Node, aliases: itertools.count) -> Sql:
+    if isinstance(node, filters.And):
         return _join([_scope(item, aliases) for item in node.items], "AND")
-    if isinstance(node, qlang.Or):
+    if isinstance(node, filters.Or):
         return _join([_scope(item, aliases) for item in node.items], "OR")
-    if isinstance(node, qlang.ScopeMatch):
+    if isinstance(node, filters.ScopeMatch):
         alias = f"s{next(aliases)}"
         pattern = node.pattern
         if "+" in pattern or pattern.endswith("#"):
-            test, param = f"regexp(?, {alias}.value)", qlang.scope_regex(pattern)
+            test, param = f"regexp(?, {alias}.value)", filters.scope_regex(pattern)
         else:
             test, param = f"{alias}.value = ?", pattern
         sql = (

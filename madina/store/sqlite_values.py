@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from madina.context import qlang
+from madina.store import filters
 
 CONTENT_MEMBERS = ("value", "object", "vocab", "json", "valueList", "objectList")
 MAX_TEXT = 256
@@ -83,17 +83,17 @@ def prefilter(node: Any, name_id: Any) -> Prefilter | None:
     """A `SELECT entity_pk ...` returning a superset of the entities `node` matches, or None
     when the index cannot narrow this query. `name_id(iri)` gives the attribute's id, or None
     when no entity ever had that attribute."""
-    if isinstance(node, qlang.And):
+    if isinstance(node, filters.And):
         parts = [p for p in (prefilter(item, name_id) for item in node.items) if p is not None]
         if not parts:
             return None
         return _combine(parts, " INTERSECT ", exact=len(parts) == len(node.items))
-    if isinstance(node, qlang.Or):
+    if isinstance(node, filters.Or):
         parts = [prefilter(item, name_id) for item in node.items]
         if any(p is None for p in parts):
             return None
         return _combine(parts, " UNION ", exact=True)
-    if isinstance(node, qlang.Comparison):
+    if isinstance(node, filters.Comparison):
         return _comparison(node, name_id)
     return None
 
@@ -142,12 +142,12 @@ def _column(value: Any) -> str | None:
 
 
 def _conditions(op: str, value: Any) -> list[tuple[str, list[Any]]] | None:
-    if isinstance(value, qlang.Range):
+    if isinstance(value, filters.Range):
         column = _column(value.low)
         if op != "==" or column is None or _column(value.high) != column:
             return None
         return [(f"{column} BETWEEN ? AND ?", [value.low, value.high])]
-    if isinstance(value, qlang.ValueList):
+    if isinstance(value, filters.ValueList):
         if op != "==":
             return None
         by_column: dict[str, list[Any]] = {}
