@@ -45,11 +45,9 @@ class RequestContext:
 
 
 def problem_response(error: NgsiError) -> Response:
-    return Response(
-        orjson.dumps(error.problem()),
-        status_code=error.status,
-        media_type="application/problem+json" if error.status != 406 else JSON,
-    )
+    """Clause 5.5.3: the RFC 7807 body, but with the plain JSON media type, "so that old clients
+    or existing tools are not broken"."""
+    return Response(orjson.dumps(error.problem()), status_code=error.status, media_type=JSON)
 
 
 def tenant_of(request: Request) -> str:

@@ -90,6 +90,7 @@ def assert_problem(response: httpx.Response, status: int, *names: str) -> dict[s
     """Check an RFC 7807 ProblemDetails answer: status, spec error type, title and detail."""
     got = response.status_code
     assert got == status, f"expected {status}, got {got}: {response.text}"
+    assert response.headers["Content-Type"].split(";")[0] == "application/json"  # clause 5.5.3
     body = response.json()
     allowed = {ERRORS + name for name in names}
     assert body.get("type") in allowed, f"expected one of {sorted(allowed)}, got {body}"

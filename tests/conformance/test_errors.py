@@ -21,8 +21,8 @@ def test_health(client):
 def test_problem_details_shape(client):
     response = client.get(f"{BASE}/entities/urn:ngsi-ld:Nope:1")
     assert response.status_code == 404
-    assert response.headers["Content-Type"].split(";")[0] in (
-        "application/json", "application/problem+json")
+    # Clause 5.5.3: plain application/json, not RFC 7807's application/problem+json.
+    assert response.headers["Content-Type"].split(";")[0] == "application/json"
     body = response.json()
     assert body["type"] == ERRORS + "ResourceNotFound"
     assert isinstance(body["title"], str) and body["title"]
