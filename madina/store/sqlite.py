@@ -33,9 +33,20 @@ from madina.store.geometry import bbox_of
 from madina.store.sqlite_schema import migrate
 
 GEO_KINDS = ("GeoProperty",)
-SHAPE_SLOT_BITS = 20
-"""Shape ids carry their entity's pk above this many bits: reading an R*Tree id is free, reading
-an auxiliary column costs a B-tree lookup per hit (4x slower at city density)."""
+SLOT_BITS = 20
+SLOT_MASK = (1 << SLOT_BITS) - 1
+"""Index rows (geo shapes, attribute values) have ids carrying their entity's pk above SLOT_BITS:
+one entity's rows are a rowid range, so no entity_pk index has to be maintained, and reading an
+R*Tree id is free where an auxiliary column would cost a B-tree lookup per hit."""
+
+
+def _row_range(table: str) -> str:
+    """Delete one entity's rows (bound parameter: its pk) from an id-slotted index table."""
+    low, high = f"? << {SLOT_BITS}", f"(? << {SLOT_BITS}) | {SLOT_MASK}"
+    return f"DELETE FROM {table} WHERE id BETWEEN {low} AND {high}"
+
+
+
 SYSTEM_ORDER_KEYS = {"id": "e.id", "createdAt": "e.created_at", "modifiedAt": "e.modified_at"}
 
 
@@ -288,13 +299,14 @@ class SQLiteStore:
             if geo.bbox is not None:
                 min_lon, min_lat, max_lon, max_lat = geo.bbox
                 clauses.append(
-                    f"e.pk IN (SELECT g.id >> {SHAPE_SLOT_BITS} FROM geo_index g"
+                    f"e.pk IN (SELECT g.id >> {SLOT_BITS} FROM geo_index g"
                     " WHERE g.max_lon >= ? AND g.min_lon <= ? AND g.max_lat >= ?"
                     " AND g.min_lat <= ?)"
                 )
                 params.extend([min_lon, max_lon, min_lat, max_lat])
             clauses.append(
-                "EXISTS (SELECT 1 FROM geo_shapes s WHERE s.entity_pk = e.pk AND s.attr = ?"
+                f"EXISTS (SELECT 1 FROM geo_shapes s WHERE s.id BETWEEN e.pk << {SLOT_BITS}"
+                f" AND (e.pk << {SLOT_BITS}) | {SLOT_MASK} AND s.attr = ?"
                 " AND geo_match(?, s.geometry))"
             )
             params.extend([geo.attribute, geo_token])
@@ -383,11 +395,8 @@ def _type_clause(tenant: str, expr: TypeExpr, driven: bool) -> tuple[str, list]:
 INDEX_KINDS = ("types", "values", "geo")
 STALE_ROWS = {
     "types": ["DELETE FROM entity_types WHERE entity_pk = ?"],
-    "values": ["DELETE FROM attr_values WHERE entity_pk = ?"],
-    "geo": [
-        "DELETE FROM geo_index WHERE id IN (SELECT id FROM geo_shapes WHERE entity_pk = ?)",
-        "DELETE FROM geo_shapes WHERE entity_pk = ?",
-    ],
+    "values": [_row_range("attr_values")],
+    "geo": [_row_range("geo_index"), _row_range("geo_shapes")],
 }
 """How to remove one entity's rows from each index."""
 
@@ -497,21 +506,26 @@ class SQLiteTransaction:
     def flush(self) -> None:
         """Write the collected index rows; called once, just before COMMIT."""
         for kind, statements in STALE_ROWS.items():
-            stale = [(pk,) for pk in self._stale[kind]]
-            for statement in statements if stale else ():
-                self.conn.executemany(statement, stale)
+            for statement in statements if self._stale[kind] else ():
+                self.conn.executemany(
+                    statement, [(pk,) * statement.count("?") for pk in self._stale[kind]]
+                )
         pending = self._pending
         self.conn.executemany(
             "INSERT OR IGNORE INTO entity_types(tenant, type, entity_pk) VALUES (?, ?, ?)",
             [(self.tenant, t, pk) for pk, types in pending["types"].items() for t in types],
         )
         self.conn.executemany(
-            "INSERT INTO attr_values(entity_pk, attr, num, txt, opaque, ref)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(pk, *row) for pk, rows in pending["values"].items() for row in rows],
+            "INSERT INTO attr_values(id, entity_pk, attr, num, txt, opaque, ref)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ((pk << SLOT_BITS) | n, pk, *row)
+                for pk, rows in pending["values"].items()
+                for n, row in enumerate(rows)
+            ],
         )
         shapes = [
-            ((pk << SHAPE_SLOT_BITS) | slot, pk, attr, geometry, box)
+            ((pk << SLOT_BITS) | slot, pk, attr, geometry, box)
             for pk, entity_shapes in pending["geo"].items()
             for slot, (attr, geometry, box) in enumerate(entity_shapes)
         ]

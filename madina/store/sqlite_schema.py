@@ -31,14 +31,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, type, entity_pk)
     ) WITHOUT ROWID;
     CREATE INDEX entity_types_by_entity ON entity_types (entity_pk);
-    -- A shape's id is (entity pk << 20) | slot, so the R*Tree alone yields entity pks.
+    -- A shape's id is (entity pk << 20) | slot: the R*Tree alone yields entity pks, and one
+    -- entity's shapes are a rowid range (no index on entity_pk to maintain).
     CREATE TABLE geo_shapes (
         id INTEGER PRIMARY KEY,
         entity_pk INTEGER NOT NULL,
         attr TEXT NOT NULL,
         geometry TEXT NOT NULL
     );
-    CREATE INDEX geo_shapes_by_entity ON geo_shapes (entity_pk);
     CREATE VIRTUAL TABLE geo_index USING rtree (id, min_lon, max_lon, min_lat, max_lat);
     CREATE TABLE jsonld_contexts (
         id TEXT PRIMARY KEY,
@@ -51,7 +51,9 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE
     );
+    -- id = (entity pk << 20) | n, so one entity's rows are a rowid range, as for geo_shapes.
     CREATE TABLE attr_values (
+        id INTEGER PRIMARY KEY,
         entity_pk INTEGER NOT NULL,
         attr INTEGER NOT NULL,
         num REAL,
@@ -62,7 +64,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attr_values_num ON attr_values (attr, num, entity_pk) WHERE num IS NOT NULL;
     CREATE INDEX attr_values_txt ON attr_values (attr, txt, entity_pk) WHERE txt IS NOT NULL;
     CREATE INDEX attr_values_opaque ON attr_values (attr, entity_pk) WHERE opaque = 1;
-    CREATE INDEX attr_values_entity ON attr_values (entity_pk);
     """,
 ]
 
