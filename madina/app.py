@@ -77,7 +77,7 @@ class EchoTenant:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    store = SQLiteStore(settings.database)
+    store = SQLiteStore(settings.database, settings.sqlite_synchronous)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

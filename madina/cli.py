@@ -40,7 +40,10 @@ def serve(args: argparse.Namespace) -> int:
     }
     if args.workers > 1:
         # Worker processes build their own app from the environment, so pass the settings there.
-        os.environ.update({"MADINA_DATABASE": settings.database})
+        os.environ.update(
+            {"MADINA_DATABASE": settings.database, "MADINA_HOST": settings.host,
+             "MADINA_PORT": str(settings.port)}
+        )
         uvicorn.run("madina.app:create_app", factory=True, workers=args.workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)

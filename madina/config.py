@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,6 +14,9 @@ class Settings(BaseSettings):
 
     database: str = "madina.db"
     """SQLite file path (created on first start)."""
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    """NORMAL: a 2xx survives any crash of the process; FULL: also a power cut or OS crash,
+    at the price of an fsync per write transaction."""
     host: str = "127.0.0.1"
     port: int = 1026
     max_body_bytes: int = 8 * 1024 * 1024

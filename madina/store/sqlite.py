@@ -62,8 +62,9 @@ def json_label(name: str) -> str:
 class SQLiteStore:
     """The `Store` protocol on one SQLite database file."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self.path = path
+        self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._tenants: set[str] = set()
@@ -77,7 +78,7 @@ class SQLiteStore:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA cache_size=-65536")
