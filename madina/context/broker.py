@@ -7,6 +7,7 @@ the spec's 207 multi-status asks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -237,32 +238,32 @@ class Broker:
                         else _append_with_types(old, doc, now)
                     )
                     tx.update(new, old)
-                existing[doc["id"]] = new if old is not None else doc
                 result.success.append(doc["id"])
         return result
 
     def batch_update(
         self, tenant: str, items: list[tuple[Any, TermMap]], no_overwrite: bool
     ) -> BatchResult:
-        self.check_tenant(tenant)
-        result = BatchResult()
-        now = now_iso()
-        parsed = self._parse_all(items, now, result, partial=True)
-        with self.store.transaction(tenant) as tx:
-            existing = tx.get_many([d["id"] for d in parsed])
-            for doc in parsed:
-                old = existing.get(doc["id"])
-                if old is None:
-                    result.fail(doc["id"], ResourceNotFound(f"entity {doc['id']} not found"))
-                    continue
-                attrs = {k: v for k, v in doc.items() if is_expanded(k)}
-                change = updates.append_attributes(old, attrs, now, no_overwrite=no_overwrite)
-                tx.update(change.doc, old)
-                existing[doc["id"]] = change.doc
-                result.success.append(doc["id"])
-        return result
+        """Append semantics per entity (clause 5.6.9); missing entities are reported."""
+
+        def change(old: Document, doc: Document, now: str) -> Document:
+            attrs = {k: v for k, v in doc.items() if is_expanded(k)}
+            return updates.append_attributes(old, attrs, now, no_overwrite=no_overwrite).doc
+
+        return self._batch_apply(tenant, items, change)
 
     def batch_merge(self, tenant: str, items: list[tuple[Any, TermMap]]) -> BatchResult:
+        return self._batch_apply(
+            tenant, items, lambda old, doc, now: updates.merge_entity(old, doc, now).doc
+        )
+
+    def _batch_apply(
+        self,
+        tenant: str,
+        items: list[tuple[Any, TermMap]],
+        change: Callable[[Document, Document, str], Document],
+    ) -> BatchResult:
+        """Apply `change` to every existing entity of a partial batch, in one transaction."""
         self.check_tenant(tenant)
         result = BatchResult()
         now = now_iso()
@@ -274,9 +275,7 @@ class Broker:
                 if old is None:
                     result.fail(doc["id"], ResourceNotFound(f"entity {doc['id']} not found"))
                     continue
-                change = updates.merge_entity(old, doc, now)
-                tx.update(change.doc, old)
-                existing[doc["id"]] = change.doc
+                tx.update(change(old, doc, now), old)
                 result.success.append(doc["id"])
         return result
 
