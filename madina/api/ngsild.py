@@ -16,7 +16,7 @@ from madina.api import http
 from madina.api.http import GEO_JSON, JSON, JSON_LD, RequestContext
 from madina.context import discovery
 from madina.context.broker import BatchResult, Broker, now_iso
-from madina.context.errors import BadRequestData, ResourceNotFound
+from madina.context.errors import BadRequestData, OperationNotSupported, ResourceNotFound
 from madina.context.jsonld import ContextResolver
 from madina.context.query import (
     QueryParams,
@@ -34,6 +34,9 @@ QUERY_PARAMS = RENDER_PARAMS | {
     "id", "idPattern", "type", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
     "limit", "offset", "count", "orderBy", "csf", "containedBy",
 }
+NOT_SUPPORTED = ("join", "joinLevel", "containedBy")
+"""Spec parameters (linked-entity retrieval, 1.8+) this broker does not implement yet: refused
+with OperationNotSupported rather than silently ignored."""
 RETRIEVE_PARAMS = RENDER_PARAMS | {"type"}
 FORMS = {"normalized", "concise", "keyValues"}
 ALIASES = {"simplified": "keyValues"}
@@ -71,6 +74,9 @@ def _object_body(body: Any) -> dict[str, Any]:
 # -- rendering ---------------------------------------------------------------------------------
 def _render_options(request: Request, ctx: RequestContext) -> dict[str, Any]:
     params = request.query_params
+    for name in NOT_SUPPORTED:
+        if name in params:
+            raise OperationNotSupported(f"{name} (linked entity retrieval) is not supported")
     options = http.options_of(request)
     form = params.get("format")
     form = ALIASES.get(form, form) if form else form
@@ -132,16 +138,8 @@ def _entities_response(
             "type": "FeatureCollection",
             "features": [_feature(e, geometry_property, options["form"]) for e in entities],
         }
-        return _geojson(payload, ctx, headers)
+        return http.json_response(payload, ctx, headers=headers)
     return http.json_response(entities, ctx, headers=headers)
-
-
-def _geojson(payload: dict[str, Any], ctx: RequestContext, headers=None) -> Response:
-    context = ctx.context_value if ctx.context_value is not None else http.CORE_CONTEXT_URL
-    headers = dict(headers or {})
-    if isinstance(context, str):
-        headers["Link"] = f"<{context}>; {http.LINK_REL}"
-    return Response(http.orjson.dumps(payload), media_type=GEO_JSON, headers=headers)
 
 
 def _query_params(request: Request) -> QueryParams:
@@ -239,7 +237,7 @@ async def retrieve_entity(request: Request) -> Response:
     entity = _render(doc, ctx, options)
     if ctx.accept == GEO_JSON:
         geometry_property = request.query_params.get("geometryProperty", "location")
-        return _geojson(_feature(entity, geometry_property, options["form"]), ctx)
+        return http.json_response(_feature(entity, geometry_property, options["form"]), ctx)
     return http.json_response(entity, ctx)
 
 

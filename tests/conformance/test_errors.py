@@ -194,3 +194,10 @@ def test_attribute_with_reserved_name_is_400(client):
                                                          name: prop(1)})
         assert response.status_code == 400, response.text
     assert not exists(client, E1)
+
+
+@pytest.mark.parametrize("param", ["join=flat", "joinLevel=2", "containedBy=urn:x:1"])
+def test_linked_entity_retrieval_is_refused_not_ignored(client, param):
+    create(client, entity(E1, "Room"))
+    response = client.get(f"{BASE}/entities?type=Room&{param}")
+    assert_problem(response, 422, "OperationNotSupported")
