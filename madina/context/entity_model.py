@@ -73,6 +73,8 @@ _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
 _SCOPE = re.compile(r"^(/[^/\s#+]+)+$")
 # Clause 4.6.2: characters that would break query strings or JSON-LD are refused in names.
 _FORBIDDEN_NAME = re.compile(r"[\s<>\"'=;()\\\x00-\x1f\x7f]")
+_VALID_NAMES: set[str] = set()
+_NAME_MEMO_LIMIT = 100_000
 
 
 class TermMap(Protocol):
@@ -98,13 +100,20 @@ def is_uri(value: Any) -> bool:
 
 
 def check_name(name: str, where: str) -> None:
-    """Reject names the spec forbids: empty, JSON-LD keywords, query-breaking characters."""
+    """Reject names the spec forbids: empty, JSON-LD keywords, query-breaking characters.
+
+    Validity is a pure function of the name and clients send the same few names again and
+    again, so names found valid are remembered (boundedly: names come from clients)."""
+    if isinstance(name, str) and name in _VALID_NAMES:
+        return
     if not isinstance(name, str) or not name:
         raise bad(where, "empty name")
     if name.startswith("@"):
         raise bad(where, f"'{name}' is a JSON-LD keyword, not allowed here")
     if _FORBIDDEN_NAME.search(name):
         raise bad(where, f"'{name}' contains a forbidden character")
+    if len(_VALID_NAMES) < _NAME_MEMO_LIMIT:
+        _VALID_NAMES.add(name)
 
 
 def canonical_datetime(value: Any, where: str) -> str:

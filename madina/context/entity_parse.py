@@ -35,6 +35,14 @@ from madina.context.entity_model import (
 )
 from madina.context.errors import BadRequestData
 
+#: JSON scalars: a Property holding one needs no depth, geometry or null check.
+_SCALARS = frozenset({str, int, float, bool})
+_NOT_PLAIN = object()
+#: Per kind, the content members of the other kinds, which it must not carry.
+_FOREIGN_CONTENT = {
+    kind: frozenset(CONTENT_MEMBER.values()) - {member} for kind, member in CONTENT_MEMBER.items()
+}
+
 
 def parse_entity(
     body: dict[str, Any], terms: TermMap, now: str, *, partial: bool = False
@@ -100,7 +108,8 @@ def _parse_members(
         if name in ENTITY_MEMBERS:
             continue
         check_name(name, where)
-        attrs[terms.expand(name)] = parse_attribute(name, value, terms, now, partial=partial)
+        expanded = terms.expand(name)
+        attrs[expanded] = _parse_attribute(name, expanded, value, terms, now, partial)
     return attrs
 
 
@@ -112,7 +121,16 @@ def parse_attribute(
     An array is a multi-attribute only when every element is itself an attribute; otherwise
     it is the array value of a concise Property (clause 4.5.2)."""
     check_name(name, "attribute")
-    expanded = terms.expand(name)
+    return _parse_attribute(name, terms.expand(name), value, terms, now, partial)
+
+
+def _parse_attribute(
+    name: str, expanded: str, value: Any, terms: TermMap, now: str, partial: bool
+) -> list[dict]:
+    """`parse_attribute` once `name` is checked and expanded (entities do both themselves)."""
+    plain = _plain_property(expanded, value)
+    if plain is not _NOT_PLAIN:
+        return [{"type": PROPERTY, "value": plain, "createdAt": now, "modifiedAt": now}]
     where = f"attribute {name}"
     if isinstance(value, list) and value and all(_looks_like_attribute(v) for v in value):
         instances = [
@@ -132,6 +150,21 @@ def parse_attribute(
         instance["createdAt"] = now
         instance["modifiedAt"] = now
     return instances
+
+
+def _plain_property(expanded: str, value: Any) -> Any:
+    """The value of the shapes almost every device sends — `{"type": "Property", "value":
+    <scalar>}` and a bare concise scalar — or _NOT_PLAIN for anything else.
+
+    These shapes have nothing to validate beyond what is tested here, so they skip the general
+    walk below (which gives them the very same instance, only slower)."""
+    if value.__class__ is dict:
+        if len(value) != 2 or value.get("type") != PROPERTY:
+            return _NOT_PLAIN
+        value = value.get("value", _NOT_PLAIN)
+    if value.__class__ not in _SCALARS or value == NGSI_LD_NULL or expanded in GEO_NAMES:
+        return _NOT_PLAIN
+    return value
 
 
 def _looks_like_attribute(value: Any) -> bool:
@@ -159,10 +192,10 @@ def _parse_instance(
             raise bad(where, f"'{key}' is not allowed in an attribute")
         else:
             check_name(key, where)
-            sub = _parse_instance(
-                terms.expand(key), member, terms, f"{where}.{key}", depth + 1, partial
+            sub_name = terms.expand(key)
+            instance[sub_name] = _parse_instance(
+                sub_name, member, terms, f"{where}.{key}", depth + 1, partial
             )
-            instance[terms.expand(key)] = sub
     return instance
 
 
@@ -204,9 +237,10 @@ def _parse_content(
     partial: bool,
 ) -> None:
     member = CONTENT_MEMBER[kind]
-    for other in set(CONTENT_MEMBER.values()) - {member}:
-        if other in value:
-            raise bad(where, f"a {kind} cannot have '{other}'")
+    foreign = _FOREIGN_CONTENT[kind]
+    if not foreign.isdisjoint(value):
+        other = next(key for key in foreign if key in value)
+        raise bad(where, f"a {kind} cannot have '{other}'")
     if member not in value:
         if partial:
             return
@@ -214,7 +248,7 @@ def _parse_content(
     content = value[member]
     if content is None:
         raise bad(where, f"'{member}' cannot be null")
-    if isinstance(content, dict | list) and kind != GEO_PROPERTY:
+    if isinstance(content, (dict, list)) and kind != GEO_PROPERTY:
         _check_depth(content, where)
     if is_null(content):
         if not partial:
