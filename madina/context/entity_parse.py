@@ -37,7 +37,6 @@ from madina.context.errors import BadRequestData
 
 #: JSON scalars: a Property holding one needs no depth, geometry or null check.
 _SCALARS = frozenset({str, int, float, bool})
-_NOT_PLAIN = object()
 #: Per kind, the content members of the other kinds, which it must not carry.
 _FOREIGN_CONTENT = {
     kind: frozenset(CONTENT_MEMBER.values()) - {member} for kind, member in CONTENT_MEMBER.items()
@@ -76,7 +75,10 @@ def parse_types(value: Any, terms: TermMap, where: str) -> list[str]:
     """Entity types: one name or a non-empty list of names, stored expanded and deduplicated."""
     if value is None:
         raise bad(where, "'type' is missing")
-    names = [value] if isinstance(value, str) else value
+    if isinstance(value, str):  # the usual single type: nothing to deduplicate
+        check_name(value, f"{where}, type")
+        return [terms.expand(value)]
+    names = value
     if not isinstance(names, list) or not names:
         raise bad(where, "'type' must be a string or a non-empty list of strings")
     for name in names:
@@ -128,9 +130,11 @@ def _parse_attribute(
     name: str, expanded: str, value: Any, terms: TermMap, now: str, partial: bool
 ) -> list[dict]:
     """`parse_attribute` once `name` is checked and expanded (entities do both themselves)."""
-    plain = _plain_property(expanded, value)
-    if plain is not _NOT_PLAIN:
-        return [{"type": PROPERTY, "value": plain, "createdAt": now, "modifiedAt": now}]
+    plain = _plain_instance(name, expanded, value)
+    if plain is not None:
+        plain["createdAt"] = now
+        plain["modifiedAt"] = now
+        return [plain]
     where = f"attribute {name}"
     if isinstance(value, list) and value and all(_looks_like_attribute(v) for v in value):
         instances = [
@@ -152,19 +156,32 @@ def _parse_attribute(
     return instances
 
 
-def _plain_property(expanded: str, value: Any) -> Any:
-    """The value of the shapes almost every device sends — `{"type": "Property", "value":
-    <scalar>}` and a bare concise scalar — or _NOT_PLAIN for anything else.
+def _plain_instance(name: str, expanded: str, value: Any) -> dict[str, Any] | None:
+    """The instance for the shapes almost every device sends — `{"type": "Property", "value":
+    <scalar>}`, a bare concise scalar, `{"type": "GeoProperty", "value": <geometry>}` — or
+    None for anything else.
 
-    These shapes have nothing to validate beyond what is tested here, so they skip the general
-    walk below (which gives them the very same instance, only slower)."""
-    if value.__class__ is dict:
-        if len(value) != 2 or value.get("type") != PROPERTY:
-            return _NOT_PLAIN
-        value = value.get("value", _NOT_PLAIN)
-    if value.__class__ not in _SCALARS or value == NGSI_LD_NULL or expanded in GEO_NAMES:
-        return _NOT_PLAIN
-    return value
+    These shapes need no more checks than the ones made here, so they skip the general walk
+    below, which would build the very same instance (or raise the same error), only slower."""
+    if value.__class__ is not dict:
+        kind, content = PROPERTY, value
+    elif len(value) == 2 and "value" in value:
+        kind, content = value.get("type"), value["value"]
+    else:
+        return None
+    if kind == PROPERTY:
+        if content.__class__ not in _SCALARS or content == NGSI_LD_NULL or expanded in GEO_NAMES:
+            return None
+    elif kind == GEO_PROPERTY:
+        if content.__class__ is not dict or is_null(content):
+            return None
+        try:
+            geo.validate_geometry(content)
+        except BadRequestData as error:
+            raise bad(f"attribute {name}", error.detail) from None
+    else:
+        return None
+    return {"type": kind, "value": content}
 
 
 def _looks_like_attribute(value: Any) -> bool:
