@@ -87,7 +87,7 @@ def check_params(request: Request, allowed: frozenset[str]) -> None:
     """NGSI-LD 1.9 rejects unknown query parameters instead of ignoring them."""
     for name in request.query_params:
         if name not in allowed:
-            raise BadRequestData(f"unknown query parameter {name!r}")
+            raise InvalidRequest(f"unknown query parameter {name!r}")
 
 
 def options_of(request: Request) -> set[str]:

@@ -14,9 +14,10 @@ from starlette.routing import Route
 
 from madina.api import http
 from madina.api.http import GEO_JSON, JSON, JSON_LD, RequestContext
-from madina.context import discovery
+from madina.context import discovery, qlang
 from madina.context.broker import BatchResult, Broker, now_iso
-from madina.context.errors import BadRequestData, OperationNotSupported, ResourceNotFound
+from madina.context.entity_model import is_geojson_geometry
+from madina.context.errors import BadRequestData, OperationNotSupported
 from madina.context.jsonld import ContextResolver
 from madina.context.query import (
     QueryParams,
@@ -91,8 +92,8 @@ def _render_options(request: Request, ctx: RequestContext) -> dict[str, Any]:
     if form is not None and form not in FORMS:
         raise BadRequestData(f"unknown format {form!r}")
     attrs = split_list(params.get("attrs"))
-    pick = split_list(params.get("pick"))
-    omit = split_list(params.get("omit"))
+    pick = _projection(params.get("pick"))
+    omit = _projection(params.get("omit"))
     if pick is not None and omit is not None:
         raise BadRequestData("pick and omit cannot be used together")
     dataset_ids = split_list(params.get("datasetId"))
@@ -108,17 +109,31 @@ def _render_options(request: Request, ctx: RequestContext) -> dict[str, Any]:
     }
 
 
+def _projection(text: str | None) -> list[str] | None:
+    """pick/omit (clause 4.21): names separated by `,` or `|`; linked-entity paths `a{b}` only
+    make sense with `join`, which is not offered."""
+    if text is None:
+        return None
+    if "{" in text or "}" in text:
+        raise BadRequestData(f"{text!r}: nested projections need join, which is not supported")
+    return split_list(text.replace("|", ","))
+
+
 def _render(doc: Document, ctx: RequestContext, options: dict[str, Any]) -> dict[str, Any]:
     return render_entity(doc, ctx.terms, **options)
 
 
 def _feature(entity: dict[str, Any], geometry_property: str, form: str) -> dict[str, Any]:
-    """GeoJSON Feature of an entity (clause 4.5.16): its chosen GeoProperty becomes geometry."""
+    """GeoJSON Feature of an entity (clause 4.5.16): its chosen GeoProperty becomes geometry;
+    of several instances the default one, and null when the value is no GeoJSON geometry."""
     geometry = entity.get(geometry_property)
     if isinstance(geometry, list):
-        geometry = geometry[0]
+        defaults = [i for i in geometry if isinstance(i, dict) and "datasetId" not in i]
+        geometry = (defaults or geometry)[0]
     if isinstance(geometry, dict) and form != "keyValues" and "value" in geometry:
         geometry = geometry["value"]
+    if not is_geojson_geometry(geometry):
+        geometry = None
     properties = {k: v for k, v in entity.items() if k != "id"}
     return {"id": entity.get("id"), "type": "Feature", "geometry": geometry,
             "properties": properties}
@@ -175,6 +190,7 @@ async def query_entities(request: Request) -> Response:
     http.check_params(request, QUERY_PARAMS)
     ctx = await _ctx(request)
     params = _query_params(request)
+    _check_query_extras(request)
     local = request.query_params.get("local") == "true"
     if not params.restricts() and not local:
         raise BadRequestData(
@@ -191,6 +207,21 @@ async def query_entities(request: Request) -> Response:
     docs, total = _broker(request).query(ctx.tenant, query)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return _entities_response(request, ctx, docs, options, headers)
+
+
+SYSTEM_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt",
+                            "expiresAt"})
+
+
+def _check_query_extras(request: Request) -> None:
+    """Clause 5.7.2.4: `attrs` naming only entity members restricts nothing, and a `csf` must at
+    least be well formed even though no context source is registered here to match it."""
+    attrs = split_list(request.query_params.get("attrs"))
+    if attrs is not None and set(attrs) <= SYSTEM_MEMBERS:
+        raise BadRequestData("attrs must name at least one attribute, not only entity members")
+    csf = request.query_params.get("csf")
+    if csf is not None:
+        qlang.parse_q(csf)
 
 
 def _count(request: Request, limit: int) -> bool:
@@ -228,12 +259,9 @@ async def retrieve_entity(request: Request) -> Response:
     http.check_params(request, RETRIEVE_PARAMS)
     ctx = await _ctx(request)
     options = _render_options(request, ctx)
-    doc = _broker(request).get(ctx.tenant, request.path_params["entityId"])
-    type_filter = request.query_params.get("type")
-    if type_filter is not None:
-        wanted = {ctx.terms.expand(t) for t in split_list(type_filter) or []}
-        if not wanted & set(doc["type"]):
-            raise ResourceNotFound("entity not found with the requested type")
+    doc = _broker(request).get(
+        ctx.tenant, request.path_params["entityId"], _type_filter(request, ctx)
+    )
     entity = _render(doc, ctx, options)
     if ctx.accept == GEO_JSON:
         geometry_property = request.query_params.get("geometryProperty", "location")
@@ -260,8 +288,15 @@ async def merge_entity(request: Request) -> Response:
 async def delete_entity(request: Request) -> Response:
     http.check_params(request, frozenset({"type"}))
     ctx = await _ctx(request)
-    _broker(request).delete(ctx.tenant, request.path_params["entityId"])
+    _broker(request).delete(ctx.tenant, request.path_params["entityId"], _type_filter(request, ctx))
     return http.no_content()
+
+
+def _type_filter(request: Request, ctx: RequestContext) -> set[str] | None:
+    """The optional `type` selector of single-entity operations (clauses 5.6.3, 5.6.6, 5.7.1):
+    the entity must have one of these (expanded) types, else it is not found."""
+    types = split_list(request.query_params.get("type"))
+    return {ctx.terms.expand(t) for t in types} if types is not None else None
 
 
 # -- attributes --------------------------------------------------------------------------------
@@ -279,12 +314,13 @@ def _partial(not_updated: list[dict[str, Any]], ctx: RequestContext, body: dict[
 
 
 async def append_attrs(request: Request) -> Response:
-    http.check_params(request, frozenset({"options"}))
+    http.check_params(request, frozenset({"options", "type"}))
     body, ctx = await _body_and_ctx(request)
     body = _object_body(body)
     no_overwrite = "noOverwrite" in http.options_of(request)
     not_updated = _broker(request).append_attrs(
-        ctx.tenant, request.path_params["entityId"], body, ctx.terms, no_overwrite
+        ctx.tenant, request.path_params["entityId"], body, ctx.terms, no_overwrite,
+        _type_filter(request, ctx),
     )
     return _partial(not_updated, ctx, body)
 
@@ -337,6 +373,8 @@ async def _batch_items(request: Request) -> tuple[list[tuple[Any, Any]], Request
     body, is_ld = await http.read_json(request, _limits(request).max_body_bytes)
     if not isinstance(body, list) or not body:
         raise BadRequestData("a batch body must be a non-empty JSON array")
+    if not all(isinstance(item, dict) for item in body):
+        raise BadRequestData("every item of a batch must be an entity object (clause 5.6.7.4)")
     ctx = await _ctx(request, body, is_ld)
     if not is_ld:
         return [(item, ctx.terms) for item in body], ctx
@@ -434,14 +472,18 @@ def _query_from_body(body: dict[str, Any]) -> QueryParams:
         if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
             raise BadRequestData("entities must be a list of EntitySelectors")
         for selector in selectors:
-            if "id" in selector and not isinstance(selector["id"], str):
-                raise BadRequestData("an EntitySelector id must be a string")
+            if "type" not in selector:
+                raise BadRequestData("an EntitySelector needs a type (Table 5.2.33-1)")
+            ids = selector.get("id")
+            if isinstance(ids, str):
+                ids = [ids]
+            if ids is not None and (
+                not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
+            ):
+                raise BadRequestData("an EntitySelector id is a URI or a list of URIs")
             params.selectors.append(
-                SelectorParams(
-                    ids=[selector["id"]] if "id" in selector else None,
-                    id_pattern=selector.get("idPattern"),
-                    type=selector.get("type"),
-                )
+                SelectorParams(ids=ids, id_pattern=selector.get("idPattern"),
+                               type=selector.get("type"))
             )
     if body.get("attrs") is not None:
         params.attrs = list(body["attrs"])

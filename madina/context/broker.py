@@ -56,11 +56,12 @@ class Broker:
         if not self.store.tenant_exists(tenant):
             raise NonexistentTenant(f"tenant {tenant!r} does not exist")
 
-    def get(self, tenant: str, entity_id: str) -> Document:
+    def get(self, tenant: str, entity_id: str, types: set[str] | None = None) -> Document:
+        """The entity, which must have one of `types` (expanded) when they are given."""
         self.check_tenant(tenant)
         check_uri(entity_id, "entity id")
         doc = self.store.get(tenant, entity_id)
-        if doc is None:
+        if doc is None or not _has_type(doc, types):
             raise ResourceNotFound(f"entity {entity_id} not found")
         return doc
 
@@ -102,12 +103,12 @@ class Broker:
             old = self._existing(tx, entity_id)
             tx.update(updates.merge_entity(old, patch, now).doc, old)
 
-    def delete(self, tenant: str, entity_id: str) -> None:
+    def delete(self, tenant: str, entity_id: str, types: set[str] | None = None) -> None:
         check_uri(entity_id, "entity id")
         self.check_tenant(tenant)
         with self.store.transaction(tenant) as tx:
-            if not tx.delete(entity_id):
-                raise ResourceNotFound(f"entity {entity_id} not found")
+            self._existing(tx, entity_id, types)
+            tx.delete(entity_id)
 
     def purge(
         self,
@@ -144,17 +145,23 @@ class Broker:
 
     # -- attribute writes --------------------------------------------------------------------
     def append_attrs(
-        self, tenant: str, entity_id: str, body: dict[str, Any], terms: TermMap, no_overwrite: bool
+        self,
+        tenant: str,
+        entity_id: str,
+        body: dict[str, Any],
+        terms: TermMap,
+        no_overwrite: bool,
+        types: set[str] | None = None,
     ) -> list[dict[str, Any]]:
         """POST .../attrs; returns notUpdated entries (non-empty means 207)."""
         return self._apply_attrs(tenant, entity_id, body, terms, updates.append_attributes,
-                                 no_overwrite=no_overwrite)
+                                 types, no_overwrite=no_overwrite)
 
     def update_attrs(
         self, tenant: str, entity_id: str, body: dict[str, Any], terms: TermMap
     ) -> list[dict[str, Any]]:
         """PATCH .../attrs; attributes the entity lacks come back as notUpdated."""
-        return self._apply_attrs(tenant, entity_id, body, terms, updates.update_attributes)
+        return self._apply_attrs(tenant, entity_id, body, terms, updates.update_attributes, None)
 
     def partial_update_attr(
         self, tenant: str, entity_id: str, attr: str, body: dict[str, Any], terms: TermMap
@@ -295,22 +302,22 @@ class Broker:
         return result
 
     # -- helpers ---------------------------------------------------------------------------
-    def _apply_attrs(self, tenant, entity_id, body, terms, operation, **options):
+    def _apply_attrs(self, tenant, entity_id, body, terms, operation, types, **options):
         check_uri(entity_id, "entity id")
         self.check_tenant(tenant)
         self._check_body_id(body, entity_id)
         now = now_iso()
         attrs = parse_attributes(body, terms, now)
         with self.store.transaction(tenant) as tx:
-            old = self._existing(tx, entity_id)
+            old = self._existing(tx, entity_id, types)
             result = operation(old, attrs, now, **options)
             tx.update(result.doc, old)
         return result.not_updated
 
     @staticmethod
-    def _existing(tx, entity_id: str) -> Document:
+    def _existing(tx, entity_id: str, types: set[str] | None = None) -> Document:
         doc = tx.get(entity_id)
-        if doc is None:
+        if doc is None or not _has_type(doc, types):
             raise ResourceNotFound(f"entity {entity_id} not found")
         return doc
 
@@ -339,6 +346,10 @@ class Broker:
                 continue
             parsed[doc["id"]] = doc
         return list(parsed.values())
+
+
+def _has_type(doc: Document, types: set[str] | None) -> bool:
+    return types is None or not types.isdisjoint(doc["type"])
 
 
 def _append_with_types(old: Document, doc: Document, now: str) -> Document:

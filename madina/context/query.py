@@ -166,7 +166,8 @@ def _selector(params: SelectorParams, terms: TermMap) -> EntitySelector:
             raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from exc
     return EntitySelector(
         ids=params.ids,
-        id_pattern=params.id_pattern,
+        # Clause 5.2.33: when both are given, id takes precedence over idPattern.
+        id_pattern=params.id_pattern if params.ids is None else None,
         types=parse_type_expression(params.type, terms) if params.type is not None else None,
     )
 

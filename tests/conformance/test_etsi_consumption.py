@@ -47,8 +47,6 @@ def buildings(client):
 # --- 421_01: projection or-operator spellings (clause 4.21) -------------------------------
 
 
-@pytest.mark.xfail(reason="4.21: a comma or a pipe can both be used as the or operator of "
-                   "pick/omit; pick=a|b must equal pick=a,b", strict=True)
 def test_pick_with_pipe_equals_pick_with_comma(buildings):
     # 421_01_01
     comma = retrieve(buildings, B1, pick="name,airQualityLevel")
@@ -61,8 +59,6 @@ def test_pick_with_comma_keeps_exactly_the_picked_attributes(buildings):
                                                                          "airQualityLevel"}
 
 
-@pytest.mark.xfail(reason="4.21 grammar: a projection term is never empty; a doubled or "
-                   "operator is a syntax error (400)", strict=True)
 def test_pick_with_empty_member_is_400(buildings):
     # 421_01_02
     response = buildings.get(f"{BASE}/entities/{B1}", params={"pick": "name||airQualityLevel"})
@@ -143,16 +139,12 @@ def test_geojson_feature_shape(gps_vehicle):
     assert feature["properties"]["speed"]["value"] == 5
 
 
-@pytest.mark.xfail(reason="4.5.16.1: with several instances of the GeoProperty the default "
-                   "instance (no datasetId) gives the Feature geometry", strict=True)
 def test_geojson_geometry_is_the_default_instance(gps_vehicle):
     # 4516_01_01
     response = gps_vehicle.get(f"{BASE}/entities/{V_A}", headers={"Accept": GEOJSON})
     assert response.json()["geometry"] == {"type": "Point", "coordinates": [1.0, 2.0]}
 
 
-@pytest.mark.xfail(reason="4.5.16.1: if the value of the geometryProperty is not a GeoJSON "
-                   "geometry, the geometry is null", strict=True)
 def test_geojson_geometry_property_that_is_no_geometry_gives_null(gps_vehicle):
     # 4516_01_02
     response = gps_vehicle.get(f"{BASE}/entities/{V_A}", params={"geometryProperty": "speed"},
@@ -203,8 +195,6 @@ def test_entity_expires_at_is_a_system_member(expiring):
 # --- 5722_01: query validation edges (clause 5.7.2.4) --------------------------------------
 
 
-@pytest.mark.xfail(reason="5.7.2.4: attrs restricts the query only when it names at least one "
-                   "non-system attribute; attrs=createdAt alone is too wide (400)", strict=True)
 def test_query_with_only_system_attrs_is_400(buildings):
     # 5722_01_01
     assert_problem(query(buildings, attrs="createdAt"), 400, "BadRequestData")
@@ -216,8 +206,6 @@ def test_linked_entity_q_without_join_is_400(buildings):
                    "BadRequestData")
 
 
-@pytest.mark.xfail(reason="5.7.2.4: a syntactically invalid context source filter (csf) is "
-                   "BadRequestData", strict=True)
 def test_invalid_csf_is_400(buildings):
     # 5722_01_05
     assert_problem(query(buildings, type="Building", csf="))bad(("), 400, "BadRequestData")
@@ -238,22 +226,17 @@ def batch_query(client, selector):
                        json={"type": "Query", "entities": [selector]})
 
 
-@pytest.mark.xfail(reason="Table 5.2.33-1: EntitySelector id is a URI or an array of URIs",
-                   strict=True)
 def test_selector_with_id_array_selects_all_named(vehicles):
     # 5233_01_01
     assert ids_of(batch_query(vehicles, {"type": "Vehicle", "id": [V_A, V_B]})) == {V_A, V_B}
 
 
-@pytest.mark.xfail(reason="5.2.33: id takes precedence over idPattern", strict=True)
 def test_selector_id_takes_precedence_over_id_pattern(vehicles):
     # 5233_01_02
     selector = {"type": "Vehicle", "id": V_A, "idPattern": f"^{V_B}$"}
     assert ids_of(batch_query(vehicles, selector)) == {V_A}
 
 
-@pytest.mark.xfail(reason="Table 5.2.33-1: type is the mandatory member of an EntitySelector",
-                   strict=True)
 def test_selector_without_type_is_400(vehicles):
     # 5233_01_03
     assert_problem(batch_query(vehicles, {"id": V_A}), 400, "BadRequestData")
