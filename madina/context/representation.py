@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from madina.context.entity_model import (
-    ATTRIBUTE_MEMBERS,
     CONTENT_MEMBER,
     GEO_PROPERTY,
     LANGUAGE_PROPERTY,
@@ -21,12 +20,12 @@ from madina.context.entity_model import (
     VOCAB_PROPERTY,
     TermMap,
     display_datetime,
-    is_expanded,
     is_geojson_geometry,
 )
 
 FORMS = ("normalized", "concise", "keyValues")
 _COMMON = ("observedAt", "unitCode", "datasetId", "expiresAt")
+_DATETIMES = frozenset({"observedAt", "expiresAt"})
 
 
 def render_entity(
@@ -54,12 +53,10 @@ def render_entity(
         out["createdAt"] = doc["createdAt"]
         out["modifiedAt"] = doc["modifiedAt"]
     for name, instances in doc.items():
-        if not is_expanded(name) or (attrs is not None and name not in attrs):
+        # `":" in name` is is_expanded(name), inlined: this loop runs for every member.
+        if ":" not in name or (attrs is not None and name not in attrs):
             continue
-        rendered = render_attribute(
-            instances, terms, form=form, sys_attrs=sys_attrs, lang=lang,
-            dataset_ids=dataset_ids, now=now,
-        )
+        rendered = _attribute(instances, terms, form, sys_attrs, lang, dataset_ids, now)
         if rendered is not None:
             out[terms.compact(name)] = rendered
     if pick is not None:
@@ -80,9 +77,23 @@ def render_attribute(
     now: str | None = None,
 ) -> Any:
     """One attribute's instances as the client sees them, or None when all are filtered out."""
+    return _attribute(instances, terms, form, sys_attrs, lang, dataset_ids, now)
+
+
+def _attribute(
+    instances: list[dict[str, Any]],
+    terms: TermMap,
+    form: str,
+    sys_attrs: bool,
+    lang: str | None,
+    dataset_ids: set[str] | None,
+    now: str | None,
+) -> Any:
+    """`render_attribute` with positional arguments: it runs once per attribute rendered."""
     visible = [
         i for i in instances
-        if _wanted(i, dataset_ids) and not (now and i.get("expiresAt", "~") < now)
+        if (dataset_ids is None or i.get("datasetId", NONE_DATASET) in dataset_ids)
+        and not (now and i.get("expiresAt", "~") < now)
     ]
     if not visible:
         return None
@@ -92,14 +103,9 @@ def render_attribute(
         return {"dataset": {
             i.get("datasetId", NONE_DATASET): _simplified(i, terms, lang) for i in visible
         }}
-    rendered = [_instance(i, terms, form, sys_attrs, lang, len(visible) > 1) for i in visible]
-    return rendered[0] if len(rendered) == 1 else rendered
-
-
-def _wanted(instance: dict[str, Any], dataset_ids: set[str] | None) -> bool:
-    if dataset_ids is None:
-        return True
-    return instance.get("datasetId", NONE_DATASET) in dataset_ids
+    if len(visible) == 1:
+        return _instance(visible[0], terms, form, sys_attrs, lang, False)
+    return [_instance(i, terms, form, sys_attrs, lang, True) for i in visible]
 
 
 def _instance(
@@ -107,29 +113,44 @@ def _instance(
     in_array: bool,
 ) -> Any:
     kind = instance["type"]
-    out: dict[str, Any] = {"type": kind}
     if kind == LANGUAGE_PROPERTY and lang is not None:
         tag = best_language(instance["languageMap"], lang)
         out = {"type": PROPERTY, "value": instance["languageMap"][tag], "lang": tag}
     else:
         member = CONTENT_MEMBER[kind]
-        out[member] = _content(kind, instance[member], terms)
+        out = {"type": kind, member: _content(kind, instance[member], terms)}
+    # Most instances hold only type, content and timestamps: counting keys spares them the
+    # search for optional members and sub-attributes.
+    if len(instance) > 2 + ("createdAt" in instance) + ("modifiedAt" in instance):
+        _add_members(instance, out, terms, form, sys_attrs, lang)
+    elif sys_attrs:
+        _add_sys_attrs(instance, out)
+    return _concise(out, in_array) if form == "concise" else out
+
+
+def _add_members(
+    instance: dict[str, Any], out: dict[str, Any], terms: TermMap, form: str, sys_attrs: bool,
+    lang: str | None,
+) -> None:
+    """The rarer members, apart so that plain instances never pay for looking for them; the
+    order (optional members, system members, sub-attributes) is the one clients always saw."""
     if "objectType" in instance:
         out["objectType"] = _compact_vocab(instance["objectType"], terms)
     for key in _COMMON:
         if key in instance:
-            out[key] = instance[key]
-    for key in ("observedAt", "expiresAt"):
-        if key in out:
-            out[key] = display_datetime(out[key])
+            value = instance[key]
+            out[key] = display_datetime(value) if key in _DATETIMES else value
     if sys_attrs:
-        for key in SYS_ATTRS:
-            if key in instance:
-                out[key] = instance[key]
+        _add_sys_attrs(instance, out)
     for key, sub in instance.items():
-        if key not in ATTRIBUTE_MEMBERS and is_expanded(key):
+        if ":" in key:  # is_expanded(key), inlined; no member name has a ':'
             out[terms.compact(key)] = _instance(sub, terms, form, sys_attrs, lang, False)
-    return _concise(out, in_array) if form == "concise" else out
+
+
+def _add_sys_attrs(instance: dict[str, Any], out: dict[str, Any]) -> None:
+    for key in SYS_ATTRS:
+        if key in instance:
+            out[key] = instance[key]
 
 
 def _content(kind: str, content: Any, terms: TermMap) -> Any:
@@ -153,12 +174,12 @@ def _concise(out: dict[str, Any], in_array: bool) -> Any:
         return out  # a plain Property holding GeoJSON would come back as a GeoProperty
     if kind == GEO_PROPERTY and not is_geojson_geometry(out["value"]):
         return out
-    rest = {k: v for k, v in out.items() if k != "type"}
-    if kind in (PROPERTY, GEO_PROPERTY) and len(rest) == 1 and not in_array:
-        value = rest["value"]
-        if kind == GEO_PROPERTY or not isinstance(value, dict | list):
+    if kind in (PROPERTY, GEO_PROPERTY) and len(out) == 2 and not in_array:
+        value = out["value"]
+        if kind == GEO_PROPERTY or not isinstance(value, (dict, list)):
             return value
-    return rest
+    del out["type"]  # `out` was built for this call alone
+    return out
 
 
 def _simplified(instance: dict[str, Any], terms: TermMap, lang: str | None) -> Any:
