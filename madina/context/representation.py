@@ -90,11 +90,10 @@ def _attribute(
     now: str | None,
 ) -> Any:
     """`render_attribute` with positional arguments: it runs once per attribute rendered."""
-    visible = [
-        i for i in instances
-        if (dataset_ids is None or i.get("datasetId", NONE_DATASET) in dataset_ids)
-        and not (now and i.get("expiresAt", "~") < now)
-    ]
+    if len(instances) == 1:  # the usual case: no list to filter
+        visible = instances if _visible(instances[0], dataset_ids, now) else []
+    else:
+        visible = [i for i in instances if _visible(i, dataset_ids, now)]
     if not visible:
         return None
     if form == "keyValues":
@@ -106,6 +105,13 @@ def _attribute(
     if len(visible) == 1:
         return _instance(visible[0], terms, form, sys_attrs, lang, False)
     return [_instance(i, terms, form, sys_attrs, lang, True) for i in visible]
+
+
+def _visible(instance: dict[str, Any], dataset_ids: set[str] | None, now: str | None) -> bool:
+    """Selected by the `datasetId` parameter and not expired at `now`."""
+    if dataset_ids is not None and instance.get("datasetId", NONE_DATASET) not in dataset_ids:
+        return False
+    return not (now and instance.get("expiresAt", "~") < now)
 
 
 def _instance(
