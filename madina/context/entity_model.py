@@ -56,6 +56,12 @@ ATTRIBUTE_MEMBERS = frozenset(
     {"type", "objectType", "observedAt", "unitCode", "datasetId", "expiresAt", "lang",
      "createdAt", "modifiedAt", "deletedAt", "instanceId", *CONTENT_MEMBER.values()}
 )
+#: Members only brokers write (notifications with showChanges, signed entities).
+OUTPUT_ONLY_MEMBERS = frozenset({"previousValue", "entityIdSealed"})
+#: Core NGSI-LD terms that name members of attributes, so never an attribute (clause 4.5.1).
+RESERVED_ATTRIBUTE_NAMES = frozenset(
+    {"datasetId", "instanceId", "observedAt", "unitCode", "objectType", *OUTPUT_ONLY_MEMBERS}
+)
 #: Members of an entity that are not attributes.
 ENTITY_MEMBERS = frozenset(
     {"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"}
@@ -156,7 +162,10 @@ def check_scope(value: Any, where: str) -> list[str]:
 
 def is_geojson_geometry(value: Any) -> bool:
     """Shape test only (full validation is geo's job): used to infer GeoProperty in concise."""
-    if not isinstance(value, dict) or value.get("type") not in GEOJSON_GEOMETRY_TYPES:
+    if not isinstance(value, dict):
+        return False
+    kind = value.get("type")
+    if not isinstance(kind, str) or kind not in GEOJSON_GEOMETRY_TYPES:
         return False
     if value["type"] == "GeometryCollection":
         return "geometries" in value

@@ -22,8 +22,10 @@ from madina.context.entity_model import (
     LIST_RELATIONSHIP,
     MAX_DEPTH,
     NGSI_LD_NULL,
+    OUTPUT_ONLY_MEMBERS,
     PROPERTY,
     RELATIONSHIP,
+    RESERVED_ATTRIBUTE_NAMES,
     VOCAB_PROPERTY,
     TermMap,
     bad,
@@ -55,8 +57,8 @@ def parse_entity(
     entity_id = body.get("id")
     if entity_id is None:
         raise bad("entity", "'id' is missing")
-    if not is_uri(entity_id):
-        raise bad("entity", f"id {entity_id!r} is not a URI")
+    if not is_uri(entity_id) or entity_id == NGSI_LD_NULL:
+        raise bad("entity", f"id {entity_id!r} is not a URI naming an entity")
     where = f"entity {entity_id}"
     types = body.get("type")
     doc: dict[str, Any] = {
@@ -109,6 +111,8 @@ def _parse_members(
     for name, value in body.items():
         if name in ENTITY_MEMBERS:
             continue
+        if name in RESERVED_ATTRIBUTE_NAMES:
+            raise bad(where, f"'{name}' is an NGSI-LD member name, not an attribute name")
         check_name(name, where)
         expanded = terms.expand(name)
         attrs[expanded] = _parse_attribute(name, expanded, value, terms, now, partial)
@@ -187,7 +191,8 @@ def _plain_instance(name: str, expanded: str, value: Any) -> dict[str, Any] | No
 def _looks_like_attribute(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
-    return value.get("type") in KINDS or any(k in value for k in KIND_OF_CONTENT)
+    kind = value.get("type")
+    return (isinstance(kind, str) and kind in KINDS) or any(k in value for k in KIND_OF_CONTENT)
 
 
 def _parse_instance(
@@ -202,9 +207,13 @@ def _parse_instance(
             raise bad(where, "must be a GeoProperty")
         instance["type"] = kind
         _parse_content(kind, value, instance, terms, where, partial)
+    if kind == LANGUAGE_PROPERTY and value.get("valueType", "langString") != "langString":
+        raise bad(where, "a LanguageProperty's valueType can only be langString (Table 5.2.32-1)")
     for key, member in value.items():
         if key in ATTRIBUTE_MEMBERS:
             _parse_common(key, member, instance, terms, where)
+        elif key in OUTPUT_ONLY_MEMBERS:
+            raise bad(where, f"'{key}' is produced by the broker, never sent (clause 4.5.2.2)")
         elif key.startswith("@"):
             raise bad(where, f"'{key}' is not allowed in an attribute")
         else:
@@ -226,8 +235,9 @@ def _normalize(
     if not isinstance(value, dict):
         kind = GEO_PROPERTY if expanded in GEO_NAMES else PROPERTY
         return kind, {"value": value}
-    if "type" in value and value["type"] in KINDS:
-        return value["type"], value
+    kind = value.get("type")
+    if isinstance(kind, str) and kind in KINDS:
+        return kind, value
     if is_geojson_geometry(value):
         return GEO_PROPERTY, {"value": value}
     if "type" in value:
@@ -266,7 +276,7 @@ def _parse_content(
     if content is None:
         raise bad(where, f"'{member}' cannot be null")
     if isinstance(content, (dict, list)) and kind != GEO_PROPERTY:
-        _check_depth(content, where)
+        _check_depth(content, where, forbid_null=kind == PROPERTY)
     if is_null(content):
         if not partial:
             raise bad(where, "urn:ngsi-ld:null is only allowed in merge and partial updates")
@@ -295,16 +305,24 @@ def _parse_content(
         instance["json"] = content
 
 
-def _check_depth(content: dict | list, where: str) -> None:
+def _check_depth(content: dict | list, where: str, forbid_null: bool) -> None:
     """Values are stored verbatim, so their nesting is bounded here: only broken or hostile
-    clients nest deeper, and every later reader (renderers, q paths) would pay for it."""
+    clients nest deeper, and every later reader (renderers, q paths) would pay for it.
+
+    An NGSI-LD Null inside a compound Property value is refused too (clauses 5.2.1, 5.5.4): it
+    means "delete" and must never be stored as if it were data. (Inside a languageMap it is the
+    spec's way to delete a LanguageProperty in a merge, handled by the update rules.)"""
     stack = [(content, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise bad(where, f"value nested deeper than {MAX_DEPTH} levels")
         children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif forbid_null and child == NGSI_LD_NULL:
+                raise bad(where, "urn:ngsi-ld:null cannot stand inside a compound value")
 
 
 def _parse_common(

@@ -233,4 +233,9 @@ def best_language(language_map: dict[str, Any], lang: str) -> str:
         prefix = next((t for t in tags if t.lower().startswith(wanted + "-")), None)
         if prefix is not None:
             return prefix
+        # RFC 4647 lookup: a longer range falls back to its shorter forms (nl-BE -> nl).
+        while "-" in wanted:
+            wanted = wanted.rsplit("-", 1)[0]
+            if wanted in by_lower:
+                return by_lower[wanted]
     return NONE_DATASET if NONE_DATASET in language_map else tags[0]

@@ -201,3 +201,10 @@ def test_linked_entity_retrieval_is_refused_not_ignored(client, param):
     create(client, entity(E1, "Room"))
     response = client.get(f"{BASE}/entities?type=Room&{param}")
     assert_problem(response, 422, "OperationNotSupported")
+
+
+@pytest.mark.parametrize("attr", [{"type": {}}, {"type": []}, {"type": None}, {"type": 5}])
+def test_attribute_type_that_is_not_a_string_is_400_not_500(client, attr):
+    response = client.post(f"{BASE}/entities", json=entity(E1, "Room", x=attr))
+    assert_problem(response, 400, "BadRequestData")
+    assert not exists(client, E1)

@@ -99,8 +99,6 @@ def test_lang_filter_matching(buildings, entity_id, lang, code, value):
     assert street == {"type": "Property", "value": value, "lang": code}
 
 
-@pytest.mark.xfail(reason="4.15 (RFC 4647 lookup): a longer range truncates onto a shorter tag, "
-                   "lang=nl-BE serves the nl entry", strict=True)
 def test_lang_longer_range_truncates_to_shorter_tag(buildings):
     # 415_01_03
     street = retrieve(buildings, B1, lang="nl-BE", pick="street")["street"]

@@ -71,9 +71,6 @@ def test_embedded_context_inside_attribute_is_bad_request_data(client):
     assert_problem(post(client, entity(V1, "Vehicle", speed=attribute)), 400, "BadRequestData")
 
 
-@pytest.mark.xfail(reason="4.5.1: terms defined in the core context as non-reified Properties "
-                   "(datasetId, instanceId, observedAt...) shall not be used as attribute names",
-                   strict=True)
 @pytest.mark.parametrize("name", ["datasetId", "instanceId", "observedAt"])
 def test_core_non_reified_term_as_attribute_name_is_bad_request_data(client, name):
     # 451_01_01 .. 451_01_03
@@ -98,8 +95,6 @@ def test_property_with_another_kinds_value_member_is_400(client, member):
     assert_problem(response, 400, "BadRequestData")
 
 
-@pytest.mark.xfail(reason="4.5.2.2: a Property shall never include the showChanges output "
-                   "member previousValue, nor entityIdSealed outside ngsildproof", strict=True)
 @pytest.mark.parametrize("member", [{"previousValue": 0}, {"entityIdSealed": True}],
                          ids=["previousValue", "entityIdSealed"])
 def test_property_with_output_only_member_is_400(client, member):
@@ -135,8 +130,6 @@ def test_malformed_language_map_is_bad_request_data(client, language_map):
     assert_problem(post(client, entity(V1, "Building", probe=attribute)), 400, "BadRequestData")
 
 
-@pytest.mark.xfail(reason="Table 5.2.32-1: a LanguageProperty's valueType, when present, "
-                   "shall be equal to langString", strict=True)
 def test_language_property_with_other_value_type_is_400(client):
     # 5232_01_02
     attribute = {"type": "LanguageProperty", "languageMap": {"en": "x"}, "valueType": "xsd:string"}
@@ -152,9 +145,6 @@ def test_null_as_first_level_member_is_bad_request_data(client):
     assert not exists(client, V1)
 
 
-@pytest.mark.xfail(reason="5.2.1/5.5.4: outside partial update and merge, an NGSI-LD Null "
-                   "(urn:ngsi-ld:null) anywhere in a Property value is BadRequestData",
-                   strict=True)
 @pytest.mark.parametrize("value", [{"country": NULL}, {"geo": {"country": NULL}}],
                          ids=["nested", "deeper"])
 def test_null_inside_compound_value_on_create_is_400(client, value):
@@ -164,16 +154,11 @@ def test_null_inside_compound_value_on_create_is_400(client, value):
     assert not exists(client, V1)
 
 
-@pytest.mark.xfail(reason="5.2.1: the NGSI-LD Null is no entity id; creating "
-                   "urn:ngsi-ld:null is BadRequestData", strict=True)
 def test_null_urn_is_not_an_entity_id(client):
     # 554_01_01 (second half)
     assert_problem(post(client, entity(NULL, "Vehicle")), 400, "BadRequestData")
 
 
-@pytest.mark.xfail(reason="5.5.4: the object-nested null exception covers merge fragments "
-                   "only; a partial attribute update carrying one is 400 and changes nothing",
-                   strict=True)
 def test_null_inside_compound_value_on_partial_update_is_400(client):
     # 554_01_03
     create(client, entity(V1, "Vehicle", address=prop({"street": "S", "country": "Germany"})))
