@@ -40,13 +40,8 @@ one entity's rows are a rowid range, so no entity_pk index has to be maintained,
 R*Tree id is free where an auxiliary column would cost a B-tree lookup per hit."""
 
 
-def _row_range(table: str) -> str:
-    """Delete one entity's rows (bound parameter: its pk) from an id-slotted index table."""
-    low, high = f"? << {SLOT_BITS}", f"(? << {SLOT_BITS}) | {SLOT_MASK}"
-    return f"DELETE FROM {table} WHERE id BETWEEN {low} AND {high}"
-
-
-
+ENTITY_ROWS = f"id BETWEEN ? << {SLOT_BITS} AND (? << {SLOT_BITS}) | {SLOT_MASK}"
+"""One entity's rows of an id-slotted index table (both parameters: its pk)."""
 SYSTEM_ORDER_KEYS = {"id": "e.id", "createdAt": "e.created_at", "modifiedAt": "e.modified_at"}
 
 
@@ -396,8 +391,12 @@ def _type_clause(tenant: str, expr: TypeExpr, driven: bool) -> tuple[str, list]:
 INDEX_KINDS = ("types", "values", "geo")
 STALE_ROWS = {
     "types": ["DELETE FROM entity_types WHERE entity_pk = ?"],
-    "values": [_row_range("attr_values")],
-    "geo": [_row_range("geo_index"), _row_range("geo_shapes")],
+    "values": [f"DELETE FROM attr_values WHERE {ENTITY_ROWS}"],
+    # The R*Tree looks ids up one by one; a range on its id would scan the whole tree.
+    "geo": [
+        f"DELETE FROM geo_index WHERE id IN (SELECT id FROM geo_shapes WHERE {ENTITY_ROWS})",
+        f"DELETE FROM geo_shapes WHERE {ENTITY_ROWS}",
+    ],
 }
 """How to remove one entity's rows from each index."""
 
