@@ -388,7 +388,6 @@ def _type_clause(tenant: str, expr: TypeExpr, driven: bool) -> tuple[str, list]:
     return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
 
 
-INDEX_KINDS = ("types", "values", "geo")
 STALE_ROWS = {
     "types": ["DELETE FROM entity_types WHERE entity_pk = ?"],
     "values": [f"DELETE FROM attr_values WHERE {ENTITY_ROWS}"],
@@ -430,24 +429,29 @@ class SQLiteTransaction:
         self.store = store
         self.conn = store.conn
         self.tenant = tenant
-        self._stale: dict[str, set[int]] = {kind: set() for kind in INDEX_KINDS}
+        self._stale: dict[str, set[int]] = {kind: set() for kind in STALE_ROWS}
         """Per index: entities whose rows in the database must go."""
-        self._pending: dict[str, dict[int, list]] = {kind: {} for kind in INDEX_KINDS}
+        self._pending: dict[str, dict[int, list]] = {kind: {} for kind in STALE_ROWS}
         """Per index: entity pk -> the rows to write (the latest document's)."""
+        self._pks: dict[str, int] = {}
+        """Entity id -> pk, for the entities this transaction has read or written."""
 
     def get(self, entity_id: str) -> Document | None:
-        return self.store.get(self.tenant, entity_id)
+        return self.get_many([entity_id]).get(entity_id)
 
     def get_many(self, entity_ids: list[str]) -> dict[str, Document]:
+        """The stored documents; their pks are remembered so updates need no second lookup."""
         found: dict[str, Document] = {}
         for start in range(0, len(entity_ids), 500):
             chunk = entity_ids[start : start + 500]
             rows = self.conn.execute(
-                "SELECT id, doc FROM entities WHERE tenant = ? AND id IN"
+                "SELECT pk, id, doc FROM entities WHERE tenant = ? AND id IN"
                 f" ({','.join('?' * len(chunk))})",
                 [self.tenant, *chunk],
             )
-            found.update((i, orjson.loads(d)) for i, d in rows)
+            for pk, entity_id, doc in rows:
+                self._pks[entity_id] = pk
+                found[entity_id] = orjson.loads(doc)
         return found
 
     def insert(self, doc: Document) -> bool:
@@ -459,27 +463,27 @@ class SQLiteTransaction:
         )
         if cur.rowcount == 0:
             return False
-        for kind, rows in self._index_rows(doc).items():
-            self._pending[kind][cur.lastrowid] = rows
+        self._pks[doc["id"]] = cur.lastrowid
+        for kind, (_, rows) in INDEXES.items():
+            self._pending[kind][cur.lastrowid] = rows(self, doc)
         return True
 
     def update(self, doc: Document, previous: Document | None = None) -> None:
-        row = self.conn.execute(
-            "SELECT pk, doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, doc["id"])
-        ).fetchone()
-        if row is None:
-            raise KeyError(doc["id"])
-        pk = row[0]
-        old = previous if previous is not None else orjson.loads(row[1])
+        pk = self._pks.get(doc["id"])
+        if pk is None or previous is None:
+            previous = self.get(doc["id"])
+            if previous is None:
+                raise KeyError(doc["id"])
+            pk = self._pks[doc["id"]]
+        old = previous
         self.conn.execute(
             "UPDATE entities SET doc = ?, modified_at = ? WHERE pk = ?",
             (orjson.dumps(doc).decode(), doc["modifiedAt"], pk),
         )
-        old_rows = self._index_rows(old)
-        for kind, rows in self._index_rows(doc).items():
-            if rows != old_rows[kind] or pk in self._pending[kind]:
+        for kind, (key, rows) in INDEXES.items():
+            if key is None or pk in self._pending[kind] or key(doc) != key(old):
                 self._stale[kind].add(pk)
-                self._pending[kind][pk] = rows
+                self._pending[kind][pk] = rows(self, doc)
 
     def delete(self, entity_id: str) -> bool:
         row = self.conn.execute(
@@ -488,20 +492,20 @@ class SQLiteTransaction:
         if row is None:
             return False
         pk = row[0]
+        self._pks.pop(entity_id, None)
         self.conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
-        for kind in INDEX_KINDS:
+        for kind in STALE_ROWS:
             self._stale[kind].add(pk)
             self._pending[kind].pop(pk, None)
         return True
 
-    def _index_rows(self, doc: Document) -> dict[str, list]:
-        values = []
-        for name, instances in doc.items():
-            if ":" in name and isinstance(instances, list):
-                name_id = self.store._intern(name)
-                for instance in instances:
-                    values.extend(sqlite_values.instance_rows(name_id, instance))
-        return {"types": list(doc["type"]), "values": values, "geo": _geo_shapes(doc)}
+    def _value_rows(self, doc: Document) -> list[sqlite_values.Row]:
+        rows: list[sqlite_values.Row] = []
+        for name, instances in _attributes(doc):
+            name_id = self.store._intern(name)
+            for instance in instances:
+                rows.extend(sqlite_values.instance_rows(name_id, instance))
+        return rows
 
     def flush(self) -> None:
         """Write the collected index rows; called once, just before COMMIT."""
@@ -537,3 +541,26 @@ class SQLiteTransaction:
             "INSERT INTO geo_index(id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
             [(shape_id, b[0], b[2], b[1], b[3]) for shape_id, _, _, _, b in shapes],
         )
+
+
+def _attributes(doc: Document) -> list[tuple[str, list[dict[str, Any]]]]:
+    return [(k, v) for k, v in doc.items() if ":" in k and isinstance(v, list)]
+
+
+def _geometries(doc: Document) -> list:
+    return [
+        (name, [i.get("value") for i in insts if i.get("type") in GEO_KINDS])
+        for name, insts in _attributes(doc)
+    ]
+
+
+IndexKey = Callable[[Document], Any] | None
+IndexRows = Callable[[SQLiteTransaction, Document], list]
+INDEXES: dict[str, tuple[IndexKey, IndexRows]] = {
+    "types": (lambda doc: doc["type"], lambda tx, doc: list(doc["type"])),
+    # Values change on nearly every update and their rows are cheap: always rewritten.
+    "values": (None, SQLiteTransaction._value_rows),
+    "geo": (_geometries, lambda tx, doc: _geo_shapes(doc)),
+}
+"""Per index: a key that changes whenever its rows would (compared before rebuilding them; None:
+always rebuild), and how to build the rows."""
