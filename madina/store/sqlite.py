@@ -38,8 +38,6 @@ SLOT_MASK = (1 << SLOT_BITS) - 1
 """Index rows (geo shapes, attribute values) have ids carrying their entity's pk above SLOT_BITS:
 one entity's rows are a rowid range, so no entity_pk index has to be maintained, and reading an
 R*Tree id is free where an auxiliary column would cost a B-tree lookup per hit."""
-
-
 ENTITY_ROWS = f"id BETWEEN ? << {SLOT_BITS} AND (? << {SLOT_BITS}) | {SLOT_MASK}"
 """One entity's rows of an id-slotted index table (both parameters: its pk)."""
 SYSTEM_ORDER_KEYS = {"id": "e.id", "createdAt": "e.created_at", "modifiedAt": "e.modified_at"}
@@ -74,7 +72,6 @@ class SQLiteStore:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute("PRAGMA temp_store=MEMORY")
