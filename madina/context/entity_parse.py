@@ -276,7 +276,7 @@ def _parse_content(
     if content is None:
         raise bad(where, f"'{member}' cannot be null")
     if isinstance(content, (dict, list)) and kind != GEO_PROPERTY:
-        _check_depth(content, where, forbid_null=kind == PROPERTY)
+        _check_depth(content, where, forbid_null=kind == PROPERTY and not partial)
     if is_null(content):
         if not partial:
             raise bad(where, "urn:ngsi-ld:null is only allowed in merge and partial updates")
@@ -310,8 +310,8 @@ def _check_depth(content: dict | list, where: str, forbid_null: bool) -> None:
     clients nest deeper, and every later reader (renderers, q paths) would pay for it.
 
     An NGSI-LD Null inside a compound Property value is refused too (clauses 5.2.1, 5.5.4): it
-    means "delete" and must never be stored as if it were data. (Inside a languageMap it is the
-    spec's way to delete a LanguageProperty in a merge, handled by the update rules.)"""
+    means "delete" and must never be stored as if it were data. Patches keep theirs for the
+    update rules, which remove the key (merge) or refuse the request (partial update)."""
     stack = [(content, 1)]
     while stack:
         node, depth = stack.pop()

@@ -102,6 +102,10 @@ def partial_update_attribute(
     fragments = parse_attribute(terms.compact(name), body, terms, now, partial=True)
     if len(fragments) != 1:
         raise bad(f"attribute {terms.compact(name)}", "a partial update takes one instance")
+    if _holds_null(fragments[0].get("value")):
+        # Clause 5.5.4: only a merge reads a null inside a value as "remove this key".
+        raise bad(f"attribute {terms.compact(name)}",
+                  "urn:ngsi-ld:null cannot stand inside a compound value here")
     return _merge_attribute(Result(_clone(doc)), doc, name, fragments[0], now, True)
 
 
@@ -204,13 +208,19 @@ def _merge_attribute(
             del result.doc[name]
         result._touch(result.deleted, name, old_doc)
         return _stamp(result, now)
-    existing[index] = _merged(existing[index], fragment, now)
+    existing[index] = _merged(existing[index], fragment, now, merge_values=not must_exist)
     result._touch(result.updated, name, old_doc)
     return _stamp(result, now)
 
 
-def _merged(old: dict[str, Any], fragment: dict[str, Any], now: str) -> dict[str, Any]:
-    """Merge-patch one instance: given members win, null sub-attributes go, others stay."""
+def _merged(
+    old: dict[str, Any], fragment: dict[str, Any], now: str, merge_values: bool = False
+) -> dict[str, Any]:
+    """Merge-patch one instance: given members win, null sub-attributes go, others stay.
+
+    With `merge_values` (merge entity, clause 5.5.12) a Property's JSON object value is itself
+    merge-patched (RFC 7396), urn:ngsi-ld:null removing a key, as in the NGSI-LD Primer's
+    address example; otherwise a given value replaces the old one whole."""
     merged = dict(old)
     if "type" in fragment and fragment["type"] != old["type"]:
         merged.pop(CONTENT_MEMBER[old["type"]], None)
@@ -222,12 +232,36 @@ def _merged(old: dict[str, Any], fragment: dict[str, Any], now: str) -> dict[str
         if is_expanded(key) and key not in ATTRIBUTE_MEMBERS and _is_deletion(value):
             merged.pop(key, None)
         elif is_expanded(key) and isinstance(merged.get(key), dict) and "type" not in value:
-            merged[key] = _merged(merged[key], value, now)
+            merged[key] = _merged(merged[key], value, now, merge_values)
+        elif key == "value" and merge_values and merged.get("type") == "Property":
+            merged[key] = _merge_patch(merged.get(key), value)
         else:
             merged[key] = value
     merged["createdAt"] = old.get("createdAt", now)
     merged["modifiedAt"] = now
     return merged
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 with urn:ngsi-ld:null standing for JSON null (which NGSI-LD values never hold)."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if is_null(value):
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge_patch(merged.get(key), value)
+    return merged
+
+
+def _holds_null(value: Any) -> bool:
+    """Whether a compound value hides an NGSI-LD Null somewhere inside."""
+    if isinstance(value, dict):
+        return any(is_null(v) or _holds_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_null(v) or _holds_null(v) for v in value)
+    return False
 
 
 def _is_deletion(fragment: dict[str, Any]) -> bool:

@@ -168,8 +168,6 @@ def test_null_inside_compound_value_on_partial_update_is_400(client):
     assert retrieve(client, V1)["address"]["value"]["country"] == "Germany"
 
 
-@pytest.mark.xfail(reason="5.5.12: a merge patches a Property's JSON object value as RFC 7396 "
-                   "does; a key set to urn:ngsi-ld:null is removed, never stored", strict=True)
 def test_merge_null_removes_key_inside_compound_value(client):
     # 554_01_04
     value = {"street": "Unter den Linden", "city": "Berlin", "country": "Germany"}

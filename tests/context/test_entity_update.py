@@ -205,10 +205,12 @@ def test_merge_sub_attributes():
     assert view(result.doc)["t"] == prop(20, unitCode="CEL")
 
 
-def test_merge_replaces_compound_values_whole():
-    doc = room(cfg=prop({"a": 1, "b": 2}))
-    result = merge_entity(doc, patch({"cfg": {"value": {"a": 5}}}), LATER)
-    assert view(result.doc)["cfg"] == prop({"a": 5})
+def test_merge_patches_compound_values_as_rfc7396():
+    """Clause 5.5.12 and the NGSI-LD Primer's address example: keys merge, null removes."""
+    doc = room(cfg=prop({"a": 1, "b": 2, "c": {"d": 1, "e": 2}}))
+    fragment = {"cfg": {"value": {"a": 5, "b": "urn:ngsi-ld:null", "c": {"e": 3}}}}
+    result = merge_entity(doc, patch(fragment), LATER)
+    assert view(result.doc)["cfg"] == prop({"a": 5, "c": {"d": 1, "e": 3}})
 
 
 def test_merge_adds_types_and_replaces_scope():
