@@ -390,8 +390,30 @@ def resolve(node: Node, expand: Callable[[str], str]) -> Node:
     if isinstance(node, Comparison | Exists):
         path = node.path
         sub_expanded = tuple(s if s in INSTANCE_MEMBERS else expand(s) for s in path.sub)
-        return replace(node, path=replace(path, name=expand(path.name), sub_expanded=sub_expanded))
+        resolved = replace(
+            node, path=replace(path, name=expand(path.name), sub_expanded=sub_expanded)
+        )
+        if isinstance(node, Comparison) and node.op in EQUALITY_OPS and not path.sub:
+            resolved = replace(resolved, value=_with_vocab(node.value, expand))
+        return resolved
     return node
+
+
+_TERM = re.compile(r"[^\W\d][\w\-]*(?::[\w\-]+)?\Z")
+
+
+def _with_vocab(value: Any, expand: Callable[[str], str]) -> Any:
+    """VocabProperty values are stored expanded, so `category=="commercial"` must also match
+    the IRI the request's @context gives that term; other values keep matching the literal."""
+    items = value.items if isinstance(value, ValueList) else (value,)
+    widened: list[Any] = []
+    for item in items:
+        widened.append(item)
+        if isinstance(item, str) and _TERM.match(item) and expand(item) != item:
+            widened.append(expand(item))
+    if len(widened) == len(items):
+        return value
+    return ValueList(tuple(dict.fromkeys(widened)))
 
 
 def attribute_names(node: Node) -> set[str]:

@@ -126,3 +126,16 @@ def test_invalid_q_in_purge_writes_nothing(sensors, q):
 def test_invalid_scope_q_is_400(sensors, scope_q):
     response = query(sensors, type="Sensor", scopeQ=scope_q)
     assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+
+
+def test_q_matches_vocab_property_by_term(client):
+    """VocabProperty values are IRIs; q compares them with the term the client writes."""
+    create(client, entity("urn:ngsi-ld:Shop:1", "Shop",
+                          category={"type": "VocabProperty", "vocab": "commercial"}))
+    create(client, entity("urn:ngsi-ld:Shop:2", "Shop",
+                          category={"type": "VocabProperty", "vocab": "residential"}))
+    create(client, entity("urn:ngsi-ld:Shop:3", "Shop", category=prop("commercial")))
+    assert ids_of(query(client, type="Shop", q='category=="commercial"')) == {
+        "urn:ngsi-ld:Shop:1", "urn:ngsi-ld:Shop:3"}
+    assert ids_of(query(client, type="Shop", q='category!="commercial"')) == {
+        "urn:ngsi-ld:Shop:2"}
