@@ -39,6 +39,7 @@ from madina.store.filters import (
     Exists,
     Node,
     Or,
+    PatternError,
     Range,
     ScopeMatch,
     ValueList,
@@ -334,7 +335,7 @@ class _Parser:
             raise self.error("empty pattern", start)
         try:
             compiled_pattern(source)
-        except re.error as exc:
+        except PatternError as exc:
             raise self.error(f"invalid regular expression ({exc})", start) from None
         return source
 

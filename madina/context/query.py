@@ -17,6 +17,7 @@ from madina.context import geo, qlang
 from madina.context.errors import BadRequestData, TooManyResults
 from madina.context.jsonld import TermMap
 from madina.store.base import EntityQuery, EntitySelector, GeoFilter, TypeExpr
+from madina.store.filters import PatternError, compiled_pattern
 
 _TYPE_TOKEN = re.compile(r"\s*([(),;|])\s*|\s*([^(),;|\s]+)\s*")
 
@@ -161,8 +162,8 @@ def _selector(params: SelectorParams, terms: TermMap) -> EntitySelector:
             check_uri(entity_id, "id")
     if params.id_pattern is not None:
         try:
-            re.compile(params.id_pattern)
-        except re.error as exc:
+            compiled_pattern(params.id_pattern)
+        except PatternError as exc:
             raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from exc
     return EntitySelector(
         ids=params.ids,

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import re2
+
 #: Members of an attribute instance that a dotted path may name; never expanded as terms.
 INSTANCE_MEMBERS = frozenset(
     {"observedAt", "createdAt", "modifiedAt", "deletedAt", "expiresAt", "unitCode", "datasetId"}
@@ -93,23 +95,40 @@ class Or:
 Node = Comparison | Exists | ScopeMatch | And | Or
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a client's bad pattern is a 400, not a line in our log
+
+
+class PatternError(ValueError):
+    """A client regex RE2 cannot run; the message says why, for the client's 400."""
+
+
 @functools.lru_cache(maxsize=256)
-def compiled_pattern(source: str) -> re.Pattern[str]:
-    """Compiled regexes are shared by `evaluate` and the SQL `regexp` function."""
-    return re.compile(source)
+def compiled_pattern(source: str) -> Any:
+    """Client regexes (`~=`, `idPattern`) run on RE2: linear time whatever the pattern, so a
+    hostile `(a+)+$` cannot stall a worker as Python's backtracking `re` would. RE2 has no
+    backreferences or lookarounds; such patterns are refused (PatternError). Compiled regexes
+    are shared by `evaluate` and the SQL `regexp` function."""
+    try:
+        return re2.compile(source, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "invalid"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise PatternError(reason) from None
 
 
 def scope_regex(pattern: str) -> str:
-    """The regex (for `re.search`) equivalent to one scopeQ pattern; shared with SQL.
+    """The regex (for `compiled_pattern`) equivalent to one scopeQ pattern; shared with SQL.
 
     `+` is one level, a trailing `/#` the scope itself and everything below it, and `/#`
     alone any (non-empty) scope.
     """
     if pattern == "/#":
-        return r"(?s)^.+\Z"
+        return r"(?s)^.+\z"
     body, subtree = (pattern[:-2], True) if pattern.endswith("/#") else (pattern, False)
     parts = ["[^/]+" if level == "+" else re.escape(level) for level in body.split("/")]
-    return "(?s)^" + "/".join(parts) + ("(?:/.*)?" if subtree else "") + r"\Z"
+    return "(?s)^" + "/".join(parts) + ("(?:/.*)?" if subtree else "") + r"\z"
 
 
 class UnqueryableName(ValueError):

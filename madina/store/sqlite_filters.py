@@ -32,7 +32,7 @@ _SQL_OPS = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
-    """`regexp(pattern, value)`: Python `re.search`, as `qlang.evaluate` uses; also backs the
+    """`regexp(pattern, value)`: an RE2 search, as `qlang.evaluate` uses; also backs the
     `REGEXP` operator. Non-text values never match."""
     conn.create_function("regexp", 2, _regexp, deterministic=True)
 

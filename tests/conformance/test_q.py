@@ -139,3 +139,25 @@ def test_q_matches_vocab_property_by_term(client):
         "urn:ngsi-ld:Shop:1", "urn:ngsi-ld:Shop:3"}
     assert ids_of(query(client, type="Shop", q='category!="commercial"')) == {
         "urn:ngsi-ld:Shop:2"}
+
+
+def test_hostile_pattern_cannot_stall_the_broker(client):
+    """RE2 runs in linear time: a backtracking regex engine would take ages on this one."""
+    import threading
+
+    create(client, entity("urn:ngsi-ld:Sensor:9", "Sensor", name=prop("a" * 40 + "!")))
+    answers = []
+    worker = threading.Thread(
+        target=lambda: answers.append(query(client, type="Sensor", q='name~="(a+)+$"')),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=30)
+    assert answers and ids_of(answers[0]) == set()
+
+
+@pytest.mark.parametrize("params", [{"q": "name~=(?=a)"}, {"idPattern": "(?=x)"}])
+def test_pattern_outside_re2_is_400(client, params):
+    response = query(client, type="Sensor", **params)
+    body = assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+    assert "b'" not in body["detail"]
