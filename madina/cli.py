@@ -74,7 +74,10 @@ def contexts_add(args: argparse.Namespace) -> int:
             context_id = asyncio.run(resolver.add_cached(source))
         else:
             body = orjson.loads(Path(source).read_bytes())
-            context_id = asyncio.run(resolver.add_hosted(body))
+            if args.url:
+                context_id = asyncio.run(resolver.add_cached_copy(args.url, body))
+            else:
+                context_id = asyncio.run(resolver.add_hosted(body))
     finally:
         store.close()
     print(context_id)
@@ -107,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     contexts_commands = contexts.add_subparsers(dest="contexts_command", required=True)
     p = contexts_commands.add_parser("add", help="pre-load a context from a FILE or URL")
     p.add_argument("source", help="path of a JSON-LD context file, or its http(s) URL")
+    p.add_argument(
+        "--url",
+        help="with a FILE: the URL clients use for it, so it resolves without the network",
+    )
     p.add_argument("--db", help="SQLite database file")
     p.set_defaults(func=contexts_add)
     return parser

@@ -190,3 +190,30 @@ def test_every_acknowledged_write_survives_a_kill(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_copied_context_answers_for_its_published_url_offline(tmp_path):
+    """`contexts add FILE --url URL`: clients keep naming the public URL, no network needed."""
+    db = tmp_path / "city.db"
+    url = "https://contexts.example.org/city.jsonld"  # never reachable from tests
+    context_file = tmp_path / "city.jsonld"
+    context_file.write_text(json.dumps({"@context": {"speed": "https://city.example/speed"}}))
+    subprocess.run([*MADINA, "contexts", "add", str(context_file), "--url", url, "--db", str(db)],
+                   capture_output=True, text=True, check=True)
+
+    from starlette.testclient import TestClient
+
+    from madina.app import create_app
+    from madina.config import Settings
+
+    app = create_app(Settings(database=str(db), fetch_remote_contexts=False))
+    with TestClient(app) as client:
+        link = f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"'
+        created = client.post(
+            "/ngsi-ld/v1/entities",
+            json={"id": "urn:ngsi-ld:Road:1", "type": "Road", "speed": 50},
+            headers={"Link": link},
+        )
+        assert created.status_code == 201, created.text
+        full = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Road:1").json()
+        assert full["https://city.example/speed"]["value"] == 50

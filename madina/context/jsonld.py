@@ -64,7 +64,7 @@ class _Entry:
     kind: str
     body: dict[str, Any]
     created_at: str = field(default_factory=_now)
-    origin: str = "remote"  # remote | package | client
+    origin: str = "remote"  # remote | package | client | file
     hits: int = 0
     last_usage: str | None = None
 
@@ -182,6 +182,22 @@ class ContextResolver:
             raise BadRequestData(f"not an absolute URL: {url!r}")
         await self._document(url, [])
         return self._by_url[url]
+
+    async def add_cached_copy(self, url: str, body: dict) -> str:
+        """Cache `body` as the @context published at `url`, without fetching it: air-gapped
+        cities copy the documents their clients reference (e.g. the Smart Data Models context)
+        onto the machine, and requests naming `url` then resolve offline."""
+        if not isinstance(url, str) or not urlsplit(url).scheme:
+            raise BadRequestData(f"not an absolute URL: {url!r}")
+        if not isinstance(body, dict) or "@context" not in body:
+            raise BadRequestData('a @context document must be a JSON object with an "@context"')
+        await self._layers(body["@context"], 1, [])  # reject what could never be resolved
+        old = self._entries.get(self._by_url.get(url, ""))
+        entry = _Entry(old.id if old else _new_id(), url, "Cached", body, origin="file")
+        self._add(entry)
+        self._save(entry)
+        self._maps.clear()
+        return entry.id
 
     def list(self, details: bool, kind: str | None) -> list:
         """The cached contexts: their URLs, or their details (clause 5.13.3)."""
