@@ -7,11 +7,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from madina import __version__
+from madina.app import create_app
+from madina.config import Settings
 
 MADINA = [sys.executable, "-m", "madina.cli"]
 
@@ -59,6 +65,26 @@ def test_serve_creates_the_database_and_answers(served):
     assert body["status"] == "ok" and body["version"] == __version__
 
 
+@contextmanager
+def offline_broker(db: Path) -> Iterator[TestClient]:
+    """The app on `db` with remote @context fetching off, as in an air-gapped city."""
+    with TestClient(create_app(Settings(database=str(db), fetch_remote_contexts=False))) as c:
+        yield c
+
+
+def assert_context_expands(client: TestClient, context_url: str) -> None:
+    """An entity created under `context_url` is stored with that context's expansion."""
+    link = f'<{context_url}>; rel="http://www.w3.org/ns/json-ld#context"'
+    created = client.post(
+        "/ngsi-ld/v1/entities",
+        json={"id": "urn:ngsi-ld:Road:1", "type": "Road", "speed": 50},
+        headers={"Link": link},
+    )
+    assert created.status_code == 201, created.text
+    full = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Road:1").json()
+    assert full["https://city.example/speed"]["value"] == 50
+
+
 def test_a_preloaded_context_resolves_without_the_network(tmp_path):
     """Air-gapped cities pre-load their contexts; the broker then never fetches them."""
     db = tmp_path / "city.db"
@@ -71,24 +97,9 @@ def test_a_preloaded_context_resolves_without_the_network(tmp_path):
     context_id = out.stdout.strip()
     assert context_id
 
-    from starlette.testclient import TestClient
-
-    from madina.app import create_app
-    from madina.config import Settings
-
-    app = create_app(Settings(database=str(db), fetch_remote_contexts=False))
-    with TestClient(app) as client:
+    with offline_broker(db) as client:
         listed = client.get("/ngsi-ld/v1/jsonldContexts").json()
-        hosted_url = next(url for url in listed if context_id in url)
-        link = f'<{hosted_url}>; rel="http://www.w3.org/ns/json-ld#context"'
-        created = client.post(
-            "/ngsi-ld/v1/entities",
-            json={"id": "urn:ngsi-ld:Road:1", "type": "Road", "speed": 50},
-            headers={"Link": link},
-        )
-        assert created.status_code == 201, created.text
-        full = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Road:1").json()
-        assert full["https://city.example/speed"]["value"] == 50
+        assert_context_expands(client, next(url for url in listed if context_id in url))
 
 
 def test_workers_share_tenants_contexts_and_names(tmp_path):
@@ -201,19 +212,5 @@ def test_a_copied_context_answers_for_its_published_url_offline(tmp_path):
     subprocess.run([*MADINA, "contexts", "add", str(context_file), "--url", url, "--db", str(db)],
                    capture_output=True, text=True, check=True)
 
-    from starlette.testclient import TestClient
-
-    from madina.app import create_app
-    from madina.config import Settings
-
-    app = create_app(Settings(database=str(db), fetch_remote_contexts=False))
-    with TestClient(app) as client:
-        link = f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"'
-        created = client.post(
-            "/ngsi-ld/v1/entities",
-            json={"id": "urn:ngsi-ld:Road:1", "type": "Road", "speed": 50},
-            headers={"Link": link},
-        )
-        assert created.status_code == 201, created.text
-        full = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Road:1").json()
-        assert full["https://city.example/speed"]["value"] == 50
+    with offline_broker(db) as client:
+        assert_context_expands(client, url)
