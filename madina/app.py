@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,9 +24,11 @@ from madina.context.errors import (
     MethodNotAllowed,
     NgsiError,
     ResourceNotFound,
+    ServiceUnavailable,
 )
 from madina.context.jsonld import ContextResolver
-from madina.store.sqlite import SQLiteStore
+from madina.store.base import StoreUnavailable
+from madina.store.engines import describe
 
 log = structlog.get_logger("madina")
 
@@ -42,6 +46,14 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     """A bug must still answer in the spec's format, and be logged with its traceback."""
     log.exception("unhandled error", path=request.url.path, method=request.method)
     return http.problem_response(InternalError("unexpected error; see the broker log"))
+
+
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """The database went away: say so and when to retry; the pool reconnects by itself."""
+    log.warning("database unavailable", path=request.url.path, error=str(exc))
+    response = http.problem_response(ServiceUnavailable(str(exc)))
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -77,17 +89,25 @@ class EchoTenant:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    store = SQLiteStore(settings.database, settings.sqlite_synchronous)
+    store = settings.store()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store.open()
-        app.state.contexts = ContextResolver(
+        contexts = app.state.contexts = ContextResolver(
             store=store,
             fetch_timeout=settings.context_fetch_timeout,
             allow_remote=settings.fetch_remote_contexts,
         )
-        log.info("broker started", database=settings.database, version=__version__)
+        loop = asyncio.get_running_loop()
+        store.listen(
+            "jsonld_contexts", lambda key: loop.call_soon_threadsafe(contexts.forget, key)
+        )
+        # At most as many requests wait on the database as the pool has connections.
+        app.state.store_limiter = anyio.CapacityLimiter(settings.db_pool_size)
+        log.info(
+            "broker started", database=describe(settings.store_database), version=__version__
+        )
         try:
             yield
         finally:
@@ -100,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers={
             NgsiError: ngsi_error,
+            StoreUnavailable: store_unavailable,
             404: not_found,
             405: not_found,
             Exception: unexpected_error,

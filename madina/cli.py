@@ -14,6 +14,11 @@ from madina import __version__
 from madina.config import Settings
 from madina.logging import configure_logging
 
+DB_HELP = (
+    "SQLite database file (created on first start) or postgresql://user@host/db "
+    "(default: MADINA_DATABASE_URL, else MADINA_DATABASE, else madina.db)"
+)
+
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {}
@@ -21,6 +26,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, key, None)
         if value is not None:
             overrides["database" if key == "db" else key] = value
+    if "database" in overrides:  # an explicit --db wins over MADINA_DATABASE_URL
+        overrides["database_url"] = None
     return Settings(**overrides)
 
 
@@ -41,9 +48,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Worker processes build their own app from the environment, so pass the settings there.
         os.environ.update(
-            {"MADINA_DATABASE": settings.database, "MADINA_HOST": settings.host,
+            {"MADINA_DATABASE": settings.store_database, "MADINA_HOST": settings.host,
              "MADINA_PORT": str(settings.port)}
         )
+        os.environ.pop("MADINA_DATABASE_URL", None)  # MADINA_DATABASE now names the same
         uvicorn.run("madina.app:create_app", factory=True, workers=args.workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
@@ -55,17 +63,16 @@ def demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json)
-    run_demo(settings.host, settings.port, settings.database)
+    run_demo(settings.host, settings.port, settings.store_database)
     return 0
 
 
 def contexts_add(args: argparse.Namespace) -> int:
     """Pre-load a context into the store's cache, so an air-gapped broker can resolve it."""
     from madina.context.jsonld import ContextResolver
-    from madina.store.sqlite import SQLiteStore
 
     settings = _settings(args)
-    store = SQLiteStore(settings.database)
+    store = settings.store()
     store.open()
     try:
         resolver = ContextResolver(store=store, fetch_timeout=settings.context_fetch_timeout)
@@ -84,6 +91,43 @@ def contexts_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def db_upgrade(args: argparse.Namespace) -> int:
+    """Apply pending schema migrations (after a backup); servers refuse an old schema."""
+    from madina.store.engines import describe
+
+    settings = _settings(args)
+    database = settings.store_database
+    found, now = upgrade(database)
+    where = describe(database)
+    if found == now:
+        print(f"{where}: schema version {now}, up to date")
+    else:
+        print(f"{where}: schema upgraded from version {found} to {now}")
+    return 0
+
+
+def upgrade(database: str) -> tuple[int, int]:
+    """(version found, version now) after migrating the database to this Madina's schema."""
+    from madina.store.engines import is_postgres
+
+    if is_postgres(database):
+        import psycopg
+
+        from madina.store import postgres_schema
+
+        with psycopg.connect(database, autocommit=True) as conn:
+            return postgres_schema.migrate(conn), postgres_schema.SCHEMA_VERSION
+    import sqlite3
+
+    from madina.store import sqlite_schema
+
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        return sqlite_schema.migrate(conn), sqlite_schema.SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="madina", description=__doc__)
     parser.add_argument("--version", action="version", version=f"madina {__version__}")
@@ -92,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     def server_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
         p.add_argument("--port", type=int, help="TCP port (default 1026)")
-        p.add_argument("--db", help="SQLite database file (created on first start)")
+        p.add_argument("--db", help=DB_HELP)
 
     p = commands.add_parser("serve", help="run the NGSI-LD broker")
     server_options(p)
@@ -114,8 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--url",
         help="with a FILE: the URL clients use for it, so it resolves without the network",
     )
-    p.add_argument("--db", help="SQLite database file")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=contexts_add)
+
+    db = commands.add_parser("db", help="manage the database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    p = db_commands.add_parser("upgrade", help="apply pending schema migrations (back up first)")
+    p.add_argument("--db", help=DB_HELP)
+    p.set_defaults(func=db_upgrade)
     return parser
 
 

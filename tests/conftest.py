@@ -1,4 +1,9 @@
-"""Shared fixtures: a broker app on a fresh store for every test."""
+"""Shared fixtures: a broker app on a fresh store for every test, on every storage engine.
+
+`settings` is parametrized by engine, so every test that takes `client` (the whole black-box
+conformance suite) runs on SQLite and on PostgreSQL/PostGIS (MADINA_TEST_DATABASE_URL, default
+the local server; skipped when unreachable, failed when MADINA_REQUIRE_SERVICES=1).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,24 @@ from starlette.testclient import TestClient
 
 from madina.app import create_app
 from madina.config import Settings
+from tests.services import postgres_schema
+
+ENGINES = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    """Settings for a broker on a fresh, empty SQLite file."""
-    return Settings(database=str(tmp_path / "madina.db"))
+def settings(engine: str, tmp_path) -> Iterator[Settings]:
+    """Settings for a broker on a fresh, empty database of the engine under test."""
+    if engine == "sqlite":
+        yield Settings(database=str(tmp_path / "madina.db"), database_url=None)
+        return
+    with postgres_schema() as url:
+        yield Settings(database_url=url, db_pool_size=4)
 
 
 @pytest.fixture

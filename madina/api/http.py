@@ -6,10 +6,12 @@ NGSILD-Tenant); keeping them in one place means every route applies them identic
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +32,7 @@ GEO_JSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
 LINK_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 TENANT_HEADER = "NGSILD-Tenant"
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,6 +45,18 @@ class RequestContext:
     """The @context as the client gave it (URL or inline), echoed back in answers."""
     accept: str
     """The media type to answer with."""
+
+
+async def call(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a broker or store call where the engine wants it: inline on the event loop for the
+    embedded engine (microseconds, serialised anyway), on a worker thread for PostgreSQL, so
+    one request waiting on the network does not hold up every other request of the worker."""
+    app_state = request.app.state
+    if app_state.store.runs_on_loop:
+        return function(*args, **kwargs)
+    return await anyio.to_thread.run_sync(
+        functools.partial(function, *args, **kwargs), limiter=app_state.store_limiter
+    )
 
 
 def problem_response(error: NgsiError) -> Response:

@@ -179,7 +179,9 @@ def _query_params(request: Request) -> QueryParams:
 async def create_entity(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, ctx = await _body_and_ctx(request)
-    entity_id = _broker(request).create(ctx.tenant, _object_body(body), ctx.terms)
+    entity_id = await http.call(
+        request, _broker(request).create, ctx.tenant, _object_body(body), ctx.terms
+    )
     return Response(
         status_code=201,
         headers={"Location": f"/ngsi-ld/v1/entities/{quote(entity_id, safe=':')}"},
@@ -204,7 +206,7 @@ async def query_entities(request: Request) -> Response:
     count = _count(request, limit)
     options = _render_options(request, ctx)
     query = build_query(params, ctx.terms, limit=limit, offset=offset, count=count)
-    docs, total = _broker(request).query(ctx.tenant, query)
+    docs, total = await http.call(request, _broker(request).query, ctx.tenant, query)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return _entities_response(request, ctx, docs, options, headers)
 
@@ -247,7 +249,8 @@ async def purge_entities(request: Request) -> Response:
     if keep is not None and drop is not None:
         raise BadRequestData("keep and drop cannot be used together")
     query = build_query(params, ctx.terms, limit=0, offset=0, count=False)
-    _broker(request).purge(
+    await http.call(
+        request, _broker(request).purge,
         ctx.tenant, query,
         keep={ctx.terms.expand(a) for a in keep} if keep is not None else None,
         drop={ctx.terms.expand(a) for a in drop} if drop is not None else None,
@@ -259,7 +262,8 @@ async def retrieve_entity(request: Request) -> Response:
     http.check_params(request, RETRIEVE_PARAMS)
     ctx = await _ctx(request)
     options = _render_options(request, ctx)
-    doc = _broker(request).get(
+    doc = await http.call(
+        request, _broker(request).get,
         ctx.tenant, request.path_params["entityId"], _type_filter(request, ctx)
     )
     entity = _render(doc, ctx, options)
@@ -272,23 +276,24 @@ async def retrieve_entity(request: Request) -> Response:
 async def replace_entity(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, ctx = await _body_and_ctx(request)
-    _broker(request).replace(ctx.tenant, request.path_params["entityId"], _object_body(body),
-                             ctx.terms)
+    await http.call(request, _broker(request).replace, ctx.tenant,
+                    request.path_params["entityId"], _object_body(body), ctx.terms)
     return http.no_content()
 
 
 async def merge_entity(request: Request) -> Response:
     http.check_params(request, frozenset({"options"}))
     body, ctx = await _body_and_ctx(request)
-    _broker(request).merge(ctx.tenant, request.path_params["entityId"], _object_body(body),
-                           ctx.terms)
+    await http.call(request, _broker(request).merge, ctx.tenant,
+                    request.path_params["entityId"], _object_body(body), ctx.terms)
     return http.no_content()
 
 
 async def delete_entity(request: Request) -> Response:
     http.check_params(request, frozenset({"type"}))
     ctx = await _ctx(request)
-    _broker(request).delete(ctx.tenant, request.path_params["entityId"], _type_filter(request, ctx))
+    await http.call(request, _broker(request).delete, ctx.tenant,
+                    request.path_params["entityId"], _type_filter(request, ctx))
     return http.no_content()
 
 
@@ -318,7 +323,8 @@ async def append_attrs(request: Request) -> Response:
     body, ctx = await _body_and_ctx(request)
     body = _object_body(body)
     no_overwrite = "noOverwrite" in http.options_of(request)
-    not_updated = _broker(request).append_attrs(
+    not_updated = await http.call(
+        request, _broker(request).append_attrs,
         ctx.tenant, request.path_params["entityId"], body, ctx.terms, no_overwrite,
         _type_filter(request, ctx),
     )
@@ -329,7 +335,8 @@ async def update_attrs(request: Request) -> Response:
     http.check_params(request, frozenset({"options"}))
     body, ctx = await _body_and_ctx(request)
     body = _object_body(body)
-    not_updated = _broker(request).update_attrs(
+    not_updated = await http.call(
+        request, _broker(request).update_attrs,
         ctx.tenant, request.path_params["entityId"], body, ctx.terms
     )
     return _partial(not_updated, ctx, body)
@@ -338,7 +345,8 @@ async def update_attrs(request: Request) -> Response:
 async def partial_update_attr(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, ctx = await _body_and_ctx(request)
-    _broker(request).partial_update_attr(
+    await http.call(
+        request, _broker(request).partial_update_attr,
         ctx.tenant, request.path_params["entityId"], request.path_params["attrId"],
         _object_body(body), ctx.terms,
     )
@@ -348,7 +356,8 @@ async def partial_update_attr(request: Request) -> Response:
 async def replace_attr(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, ctx = await _body_and_ctx(request)
-    _broker(request).replace_attr(
+    await http.call(
+        request, _broker(request).replace_attr,
         ctx.tenant, request.path_params["entityId"], request.path_params["attrId"], body,
         ctx.terms,
     )
@@ -361,7 +370,8 @@ async def delete_attr(request: Request) -> Response:
     delete_all = request.query_params.get("deleteAll", "false")
     if delete_all not in ("true", "false"):
         raise BadRequestData("deleteAll must be true or false")
-    _broker(request).delete_attr(
+    await http.call(
+        request, _broker(request).delete_attr,
         ctx.tenant, request.path_params["entityId"], request.path_params["attrId"], ctx.terms,
         request.query_params.get("datasetId"), delete_all == "true",
     )
@@ -399,7 +409,8 @@ def _batch_response(result: BatchResult, ctx: RequestContext, created_status: bo
 async def batch_create(request: Request) -> Response:
     http.check_params(request, frozenset())
     items, ctx = await _batch_items(request)
-    return _batch_response(_broker(request).batch_create(ctx.tenant, items), ctx, True)
+    result = await http.call(request, _broker(request).batch_create, ctx.tenant, items)
+    return _batch_response(result, ctx, True)
 
 
 async def batch_upsert(request: Request) -> Response:
@@ -408,7 +419,8 @@ async def batch_upsert(request: Request) -> Response:
     if not options <= {"replace", "update"} or len(options) > 1:
         raise BadRequestData("upsert options must be replace or update")
     items, ctx = await _batch_items(request)
-    result = _broker(request).batch_upsert(ctx.tenant, items, replace="update" not in options)
+    result = await http.call(request, _broker(request).batch_upsert, ctx.tenant, items,
+                             replace="update" not in options)
     if result.errors:
         return _batch_response(result, ctx, False)
     if result.created:
@@ -420,14 +432,16 @@ async def batch_update(request: Request) -> Response:
     http.check_params(request, frozenset({"options"}))
     no_overwrite = "noOverwrite" in http.options_of(request)
     items, ctx = await _batch_items(request)
-    return _batch_response(_broker(request).batch_update(ctx.tenant, items, no_overwrite), ctx,
-                           False)
+    result = await http.call(request, _broker(request).batch_update, ctx.tenant, items,
+                             no_overwrite)
+    return _batch_response(result, ctx, False)
 
 
 async def batch_merge(request: Request) -> Response:
     http.check_params(request, frozenset())
     items, ctx = await _batch_items(request)
-    return _batch_response(_broker(request).batch_merge(ctx.tenant, items), ctx, False)
+    result = await http.call(request, _broker(request).batch_merge, ctx.tenant, items)
+    return _batch_response(result, ctx, False)
 
 
 async def batch_delete(request: Request) -> Response:
@@ -436,7 +450,8 @@ async def batch_delete(request: Request) -> Response:
     if not isinstance(body, list) or not body or not all(isinstance(i, str) for i in body):
         raise BadRequestData("a batch delete body must be a non-empty JSON array of entity ids")
     ctx = await _ctx(request)
-    return _batch_response(_broker(request).batch_delete(ctx.tenant, body), ctx, False)
+    result = await http.call(request, _broker(request).batch_delete, ctx.tenant, body)
+    return _batch_response(result, ctx, False)
 
 
 async def batch_query(request: Request) -> Response:
@@ -459,7 +474,7 @@ async def batch_query(request: Request) -> Response:
     if body.get("lang"):
         options["lang"] = body["lang"]
     query = build_query(params, ctx.terms, limit=limit, offset=offset, count=count)
-    docs, total = _broker(request).query(ctx.tenant, query)
+    docs, total = await http.call(request, _broker(request).query, ctx.tenant, query)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return _entities_response(request, ctx, docs, options, headers)
 
@@ -504,28 +519,30 @@ def _query_from_body(body: dict[str, Any]) -> QueryParams:
 async def list_types(request: Request) -> Response:
     http.check_params(request, frozenset({"details", "local"}))
     ctx = await _ctx(request, accept=(JSON, JSON_LD))
-    _broker(request).check_tenant(ctx.tenant)
+    await http.call(request, _broker(request).check_tenant, ctx.tenant)
     details = request.query_params.get("details") == "true"
-    payload = discovery.type_list(_broker(request).store.types(ctx.tenant), ctx.terms, details)
+    types = await http.call(request, _broker(request).store.types, ctx.tenant)
+    payload = discovery.type_list(types, ctx.terms, details)
     return http.json_response(payload, ctx)
 
 
 async def get_type(request: Request) -> Response:
     http.check_params(request, frozenset({"local"}))
     ctx = await _ctx(request, accept=(JSON, JSON_LD))
-    _broker(request).check_tenant(ctx.tenant)
+    await http.call(request, _broker(request).check_tenant, ctx.tenant)
     name = ctx.terms.expand(request.path_params["type"])
-    payload = discovery.type_info(_broker(request).store.types(ctx.tenant), name, ctx.terms)
+    types = await http.call(request, _broker(request).store.types, ctx.tenant)
+    payload = discovery.type_info(types, name, ctx.terms)
     return http.json_response(payload, ctx)
 
 
 async def list_attributes(request: Request) -> Response:
     http.check_params(request, frozenset({"details", "local"}))
     ctx = await _ctx(request, accept=(JSON, JSON_LD))
-    _broker(request).check_tenant(ctx.tenant)
+    await http.call(request, _broker(request).check_tenant, ctx.tenant)
     details = request.query_params.get("details") == "true"
     payload = discovery.attribute_list(
-        _broker(request).store.attributes(ctx.tenant), ctx.terms, details
+        await http.call(request, _broker(request).store.attributes, ctx.tenant), ctx.terms, details
     )
     return http.json_response(payload, ctx)
 
@@ -533,10 +550,10 @@ async def list_attributes(request: Request) -> Response:
 async def get_attribute(request: Request) -> Response:
     http.check_params(request, frozenset({"local"}))
     ctx = await _ctx(request, accept=(JSON, JSON_LD))
-    _broker(request).check_tenant(ctx.tenant)
+    await http.call(request, _broker(request).check_tenant, ctx.tenant)
     name = ctx.terms.expand(request.path_params["attrId"])
     payload = discovery.attribute_info(
-        _broker(request).store.attributes(ctx.tenant), name, ctx.terms
+        await http.call(request, _broker(request).store.attributes, ctx.tenant), name, ctx.terms
     )
     return http.json_response(payload, ctx)
 

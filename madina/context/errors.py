@@ -71,6 +71,16 @@ class InternalError(NgsiError):
     title = "There has been an error during the operation execution"
 
 
+class ServiceUnavailable(NgsiError):
+    """Not a spec error name: the spec has none for a broker whose database is down, so the
+    type says InternalError (what clients already handle) with the 503 status that tells them
+    to retry."""
+
+    name = "InternalError"
+    status = 503
+    title = "The broker's database is unavailable; retry later"
+
+
 class TooComplexQuery(NgsiError):
     name = "TooComplexQuery"
     status = 403

@@ -237,6 +237,20 @@ class ContextResolver:
         if self._store is not None and entry.origin != "package":
             self._store.delete_context(entry.id)
 
+    def forget(self, context_id: str) -> None:
+        """Drop a cached entry another worker changed or deleted ("" : every stored entry);
+        the next lookup reads the store again. Shipped contexts are never forgotten."""
+        stale = [
+            entry for entry in self._entries.values()
+            if entry.origin != "package" and (not context_id or entry.id == context_id)
+        ]
+        for entry in stale:
+            del self._entries[entry.id]
+            if self._by_url.get(entry.url) == entry.id:
+                del self._by_url[entry.url]
+        if stale:
+            self._maps.clear()
+
     def _lookup(self, id_or_url: str) -> _Entry:
         key = unquote(id_or_url)
         entry = self._entries.get(key) or self._entries.get(self._by_url.get(key, ""))

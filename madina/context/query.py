@@ -136,6 +136,10 @@ def build_query(
             attribute=terms.expand(geo_query.geoproperty),
             bbox=geo_query.prefilter_bbox(),
             matches=geo_query.matches,
+            georel=geo_query.georel,
+            geometry=geo_query.geometry,
+            max_distance=geo_query.max_distance,
+            min_distance=geo_query.min_distance,
         )
     elif params.geoproperty is not None:
         raise BadRequestData("geoproperty needs georel, geometry and coordinates")

@@ -21,7 +21,10 @@ TypeExpr = str | tuple[str, tuple["TypeExpr", ...]]
 
 @dataclass(frozen=True)
 class GeoFilter:
-    """A geo-query the store can run: a cheap box prefilter, then the exact predicate."""
+    """A geo-query the store can run: a cheap box prefilter, then the exact predicate.
+
+    Engines with a spatial database (PostGIS) run the relation itself from `georel`,
+    `geometry` and the distances; the embedded engine calls `matches`."""
 
     attribute: str
     """Expanded name of the GeoProperty to test."""
@@ -29,6 +32,13 @@ class GeoFilter:
     """(min lon, min lat, max lon, max lat) every match must intersect; None when no box helps."""
     matches: Callable[[dict[str, Any]], bool]
     """Exact predicate on one GeoJSON value."""
+    georel: str
+    """near, within, contains, intersects, equals, disjoint or overlaps (clause 4.10)."""
+    geometry: dict[str, Any]
+    """The query geometry (GeoJSON, WGS84)."""
+    max_distance: float | None = None
+    """near: metres (geodesic)."""
+    min_distance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,10 @@ class TypeSummary:
     """Expanded attribute name -> attribute kinds seen (Property, Relationship, …)."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached now; the request may be retried (HTTP 503)."""
+
+
 class Transaction(Protocol):
     """Writes inside one atomic unit; nothing is visible or durable before the unit commits."""
 
@@ -93,6 +107,10 @@ class Transaction(Protocol):
 
 class Store(Protocol):
     """One storage engine: entities per tenant, plus the broker's own small tables."""
+
+    runs_on_loop: bool
+    """True when calls are so short that the event loop thread makes them (embedded SQLite);
+    False when they wait on a network server and belong on a worker thread (PostgreSQL)."""
 
     def open(self) -> None: ...
     def close(self) -> None: ...
@@ -112,3 +130,8 @@ class Store(Protocol):
     def load_contexts(self) -> list[dict[str, Any]]: ...
     def save_context(self, entry: dict[str, Any]) -> None: ...
     def delete_context(self, context_id: str) -> None: ...
+
+    def listen(self, topic: str, callback: Callable[[str], None]) -> None:
+        """Call `callback(key)` whenever any worker process sharing the database announces a
+        change of `topic` (e.g. "jsonld_contexts", with the context id), so per-process caches
+        stay coherent. Callbacks run on a background thread."""

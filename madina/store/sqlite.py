@@ -56,6 +56,8 @@ def json_label(name: str) -> str:
 class SQLiteStore:
     """The `Store` protocol on one SQLite database file."""
 
+    runs_on_loop = True
+
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self.path = path
         self.synchronous = synchronous
@@ -273,6 +275,11 @@ class SQLiteStore:
     def delete_context(self, context_id: str) -> None:
         with self._lock:
             self.conn.execute("DELETE FROM jsonld_contexts WHERE id = ?", (context_id,))
+
+    def listen(self, topic: str, callback: Callable[[str], None]) -> None:
+        """SQLite has no way to wake other processes; its caches read through on a miss
+        instead, and a deletion reaches other local workers when they restart (the embedded
+        engine is for one machine; cities scale out on PostgreSQL)."""
 
     # -- query compilation -----------------------------------------------------------------
     def _where(self, tenant: str, query: EntityQuery, geo_token: int | None) -> tuple[str, list]:

@@ -23,6 +23,15 @@ def entity(n: int, types=(T,), lon: float | None = None, lat: float = 60.17) -> 
     return doc
 
 
+def box_filter() -> GeoFilter:
+    """Everything whose box meets Helsinki's; the exact test lets all candidates through."""
+    square = [[[24.9, 60.1], [25.0, 60.1], [25.0, 60.2], [24.9, 60.2], [24.9, 60.1]]]
+    return GeoFilter(
+        attribute=LOC, bbox=(24.9, 60.1, 25.0, 60.2), matches=lambda g: True,
+        georel="intersects", geometry={"type": "Polygon", "coordinates": square},
+    )
+
+
 @pytest.fixture
 def store(tmp_path):
     s = SQLiteStore(str(tmp_path / "s.db"))
@@ -87,7 +96,7 @@ def test_geo_index_prefilters_and_follows_moves(store):
     with store.transaction("") as tx:
         tx.insert(entity(1, lon=24.94))
         tx.insert(entity(2, lon=25.50))
-    box = GeoFilter(attribute=LOC, bbox=(24.9, 60.1, 25.0, 60.2), matches=lambda g: True)
+    box = box_filter()
     docs, _ = store.query("", EntityQuery(geo=box))
     assert [d["id"] for d in docs] == ["urn:ngsi-ld:T:1"]
     with store.transaction("") as tx:
@@ -102,7 +111,8 @@ def test_exact_geo_predicate_decides_after_the_box(store):
         tx.insert(entity(1, lon=24.94))
         tx.insert(entity(2, lon=24.95))
     only_first = GeoFilter(
-        attribute=LOC, bbox=None, matches=lambda g: g["coordinates"][0] < 24.945
+        attribute=LOC, bbox=None, matches=lambda g: g["coordinates"][0] < 24.945,
+        georel="intersects", geometry={"type": "Point", "coordinates": [24.94, 60.17]},
     )
     docs, total = store.query("", EntityQuery(geo=only_first, count=True))
     assert [d["id"] for d in docs] == ["urn:ngsi-ld:T:1"] and total == 1
@@ -156,7 +166,7 @@ def test_several_writes_to_one_entity_in_one_transaction_leave_consistent_indexe
         for table in ("entity_types", "geo_shapes", "geo_index")
     }
     assert counts == {"entity_types": 1, "geo_shapes": 1, "geo_index": 1}
-    box = GeoFilter(attribute=LOC, bbox=(24.9, 60.1, 25.0, 60.2), matches=lambda g: True)
+    box = box_filter()
     docs, _ = store.query("", EntityQuery(selectors=[EntitySelector(types=T)], geo=box))
     assert [d["id"] for d in docs] == ["urn:ngsi-ld:T:1"]
 

@@ -1,0 +1,587 @@
+"""The city-scale engine: PostgreSQL with PostGIS, through a psycopg 3 connection pool.
+
+Entities are JSONB documents (the same shape the SQLite engine keeps, docs/internals.md) with
+their types in an indexed array; every GeoProperty instance is a PostGIS geometry in
+`geo_shapes`, so geo-queries run in the database on a GiST index. Calls block on the network,
+so the HTTP layer makes them from worker threads (`runs_on_loop = False`); each call borrows a
+pooled connection for as long as it needs one.
+
+Several worker processes share one database. What they must agree on lives in the database;
+what they cache (tenants, @contexts) is either only ever added to, or invalidated through
+LISTEN/NOTIFY (`listen`). A transaction commits before the HTTP answer is sent, so a 2xx means
+the change is durable in PostgreSQL's WAL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import psycopg
+import psycopg_pool
+import structlog
+
+from madina.store import postgres_filters
+from madina.store.base import (
+    AttributeSummary,
+    Document,
+    EntityQuery,
+    EntitySelector,
+    GeoFilter,
+    StoreUnavailable,
+    TypeExpr,
+    TypeSummary,
+)
+from madina.store.postgres_schema import check
+
+log = structlog.get_logger("madina.store")
+
+GEO_KINDS = ("GeoProperty",)
+SYSTEM_ORDER_KEYS = {"id": "e.id", "createdAt": "e.created_at", "modifiedAt": "e.modified_at"}
+NOTICE_CHANNEL = "madina"
+"""LISTEN/NOTIFY channel; payloads are `<schema> <topic> <key>`, so several Madina databases
+(or test schemas) sharing a server ignore each other's notices."""
+_UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+
+_GEO_RELATIONS = {
+    # shapely's predicates as `geo.GeoQuery` applies them, with the same operand order.
+    "within": "ST_Contains({q}, g.geom)",
+    "contains": "ST_Within({q}, g.geom)",
+    "intersects": "ST_Intersects({q}, g.geom)",
+    "equals": "ST_Equals(g.geom, {q})",
+    "disjoint": "ST_Disjoint({q}, g.geom)",
+    "overlaps": "ST_Overlaps({q}, g.geom)",
+}
+
+
+class PostgresStore:
+    """The `Store` protocol on a PostgreSQL database with PostGIS."""
+
+    runs_on_loop = False
+
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 10,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self._pool: psycopg_pool.ConnectionPool | None = None
+        self._tenants: set[str] = set()
+        self._schema = ""
+        self._listeners: dict[str, list[Callable[[str], None]]] = {}
+        self._listener: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        """Connect, check the schema (initialising an empty database), start listening."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+            check(conn)
+            self._schema = conn.execute("SELECT current_schema()").fetchone()[0]
+        self._pool = psycopg_pool.ConnectionPool(
+            self.url,
+            min_size=min(2, self.pool_size),
+            max_size=self.pool_size,
+            kwargs={"autocommit": True, "connect_timeout": 5},
+            configure=_configure,
+            timeout=self.connect_timeout,
+            open=False,
+            name="madina",
+        )
+        self._pool.open(wait=True, timeout=self.connect_timeout)
+        self._closing.clear()
+        self._listener = threading.Thread(
+            target=self._listen_loop, name="madina-listen", daemon=True
+        )
+        self._listener.start()
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+            self._listener = None
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; an unreachable database becomes StoreUnavailable (HTTP 503).
+
+        A connection broken by a database restart is dropped by the pool when returned, so
+        the next request gets a fresh one: Madina recovers without a restart."""
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"the database is unavailable: {exc}".strip()) from exc
+
+    def _read(self, statement: Any, params: Any = None) -> list[tuple]:
+        """One read statement, retried once on a fresh connection if the pooled one was
+        broken (a database restart kills every idle connection at once)."""
+        for attempt in (1, 2):
+            try:
+                with self.connection() as conn:
+                    return conn.execute(statement, params).fetchall()
+            except StoreUnavailable:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- cross-worker notices --------------------------------------------------------------
+    def listen(self, topic: str, callback: Callable[[str], None]) -> None:
+        self._listeners.setdefault(topic, []).append(callback)
+
+    def notify(self, conn: psycopg.Connection, topic: str, key: str) -> None:
+        """Announce a change; delivered to every worker when the surrounding transaction
+        commits (and never if it rolls back)."""
+        conn.execute(
+            "SELECT pg_notify(%s, %s)", (NOTICE_CHANNEL, f"{self._schema} {topic} {key}")
+        )
+
+    def _listen_loop(self) -> None:
+        """Own connection, outside the pool: LISTEN holds it for the process's lifetime.
+        Reconnects with backoff; after a reconnect every cache is dropped, since notices
+        sent while disconnected are lost."""
+        delay = 0.5
+        reconnected = False
+        while not self._closing.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {NOTICE_CHANNEL}")
+                    if reconnected:
+                        self._dispatch_all()
+                    delay = 0.5
+                    while not self._closing.is_set():
+                        for notice in conn.notifies(timeout=0.5, stop_after=100):
+                            self._dispatch(notice.payload)
+            except psycopg.Error as exc:
+                if self._closing.is_set():
+                    return
+                log.warning("notice listener disconnected", error=str(exc), retry_s=delay)
+                reconnected = True
+                self._closing.wait(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _dispatch(self, payload: str) -> None:
+        schema, _, rest = payload.partition(" ")
+        if schema != self._schema:
+            return
+        topic, _, key = rest.partition(" ")
+        for callback in self._listeners.get(topic, ()):
+            _guarded(callback, key)
+
+    def _dispatch_all(self) -> None:
+        for callbacks in self._listeners.values():
+            for callback in callbacks:
+                _guarded(callback, "")
+
+    # -- tenants ---------------------------------------------------------------------------
+    def tenant_exists(self, tenant: str) -> bool:
+        if tenant == "" or tenant in self._tenants:
+            return True
+        if self._read("SELECT 1 FROM tenants WHERE name = %s", (tenant,)):
+            self._tenants.add(tenant)
+            return True
+        return False
+
+    # -- writes ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, tenant: str) -> Iterator[PostgresTransaction]:
+        with self.connection() as conn:
+            try:
+                with conn.transaction():
+                    if tenant and tenant not in self._tenants:
+                        conn.execute(
+                            "INSERT INTO tenants (name) VALUES (%s) ON CONFLICT DO NOTHING",
+                            (tenant,),
+                        )
+                    tx = PostgresTransaction(conn, tenant)
+                    yield tx
+                    tx.flush()
+            except _UNAVAILABLE as exc:
+                raise StoreUnavailable(f"the database is unavailable: {exc}".strip()) from exc
+        if tenant:
+            self._tenants.add(tenant)
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, tenant: str, entity_id: str) -> Document | None:
+        rows = self._read(
+            "SELECT doc::text FROM entities WHERE tenant = %s AND id = %s", (tenant, entity_id)
+        )
+        return orjson.loads(rows[0][0]) if rows else None
+
+    def query(self, tenant: str, query: EntityQuery) -> tuple[list[Document], int | None]:
+        where, params = _where(tenant, query)
+        total = None
+        if query.count:
+            total = self._read(f"SELECT count(*) FROM entities e WHERE {where}", params)[0][0]
+        if query.limit == 0:
+            return [], total
+        order, order_params = _order(query)
+        rows = self._read(
+            f"SELECT e.doc::text FROM entities e WHERE {where} ORDER BY {order}"
+            " LIMIT %s OFFSET %s",
+            [*params, *order_params, query.limit, query.offset],
+        )
+        return [orjson.loads(r[0]) for r in rows], total
+
+    def matching_ids(self, tenant: str, query: EntityQuery) -> list[str]:
+        where, params = _where(tenant, query)
+        rows = self._read(f"SELECT e.id FROM entities e WHERE {where} ORDER BY e.pk", params)
+        return [r[0] for r in rows]
+
+    def types(self, tenant: str) -> list[TypeSummary]:
+        summaries = {
+            name: TypeSummary(name=name, count=count, attributes={})
+            for name, count in self._read(
+                "SELECT t, count(*) FROM entities e, unnest(e.types) t"
+                " WHERE e.tenant = %s GROUP BY t ORDER BY t",
+                (tenant,),
+            )
+        }
+        rows = self._read(
+            f"""
+            SELECT t, a.key, i->>'type'
+            FROM entities e, unnest(e.types) t, {_ATTRIBUTE_INSTANCES}
+            WHERE e.tenant = %s
+            GROUP BY 1, 2, 3
+            """,
+            (tenant,),
+        )
+        for type_name, attr, kind in rows:
+            summaries[type_name].attributes.setdefault(attr, set()).add(kind)
+        return list(summaries.values())
+
+    def attributes(self, tenant: str) -> list[AttributeSummary]:
+        out: dict[str, AttributeSummary] = {}
+        rows = self._read(
+            f"""
+            SELECT a.key, i->>'type', t
+            FROM entities e, unnest(e.types) t, {_ATTRIBUTE_INSTANCES}
+            WHERE e.tenant = %s
+            GROUP BY 1, 2, 3
+            """,
+            (tenant,),
+        )
+        for name, kind, type_name in rows:
+            summary = out.setdefault(name, AttributeSummary(name, set(), set(), 0))
+            summary.attribute_types.add(kind)
+            summary.type_names.add(type_name)
+        rows = self._read(
+            "SELECT a.key, count(*) FROM entities e, jsonb_each(e.doc) a"
+            " WHERE e.tenant = %s AND jsonb_typeof(a.value) = 'array'"
+            " AND strpos(a.key, ':') > 0 GROUP BY a.key",
+            (tenant,),
+        )
+        for name, count in rows:
+            out[name].count = count
+        return [out[name] for name in sorted(out)]
+
+    # -- @context cache (ContextStore) -----------------------------------------------------
+    def load_contexts(self) -> list[dict[str, Any]]:
+        return [orjson.loads(r[0]) for r in self._read("SELECT entry::text FROM jsonld_contexts")]
+
+    def save_context(self, entry: dict[str, Any]) -> None:
+        with self.connection() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO jsonld_contexts (id, entry) VALUES (%s, %s::jsonb)"
+                " ON CONFLICT (id) DO UPDATE SET entry = EXCLUDED.entry",
+                (entry["id"], orjson.dumps(entry).decode()),
+            )
+            self.notify(conn, "jsonld_contexts", entry["id"])
+
+    def delete_context(self, context_id: str) -> None:
+        with self.connection() as conn, conn.transaction():
+            conn.execute("DELETE FROM jsonld_contexts WHERE id = %s", (context_id,))
+            self.notify(conn, "jsonld_contexts", context_id)
+
+
+_ATTRIBUTE_INSTANCES = (
+    "jsonb_each(e.doc) a, jsonb_array_elements("
+    "CASE WHEN jsonb_typeof(a.value) = 'array' AND strpos(a.key, ':') > 0"
+    " THEN a.value ELSE '[]'::jsonb END) i"
+)
+"""FROM items: every (attribute, instance) of `e`; system members hold no `:` in their name."""
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    """Every pooled connection: statements that run often are prepared after two uses."""
+    conn.prepare_threshold = 2
+
+
+def _guarded(callback: Callable[[str], None], key: str) -> None:
+    try:
+        callback(key)
+    except Exception:
+        log.exception("notice callback failed", key=key)
+
+
+# -- query compilation ---------------------------------------------------------------------
+def _where(tenant: str, query: EntityQuery) -> tuple[str, list[Any]]:
+    clauses = ["e.tenant = %s"]
+    params: list[Any] = [tenant]
+    if query.selectors:
+        alternatives = [_selector_clause(s) for s in query.selectors]
+        clauses.append("(" + " OR ".join(c for c, _ in alternatives) + ")")
+        params.extend(p for _, ps in alternatives for p in ps)
+    if query.attrs:
+        clauses.append("e.doc ?| %s::text[]")
+        params.append(list(query.attrs))
+    if query.q is not None:
+        clause, q_params = postgres_filters.compile_q(query.q)
+        clauses.append(clause)
+        params.extend(q_params)
+    if query.scope_q is not None:
+        clause, s_params = postgres_filters.compile_scope(query.scope_q)
+        clauses.append(clause)
+        params.extend(s_params)
+    if query.geo is not None:
+        clause, g_params = _geo_clause(query.geo)
+        clauses.append(clause)
+        params.extend(g_params)
+    return " AND ".join(clauses), params
+
+
+def _selector_clause(selector: EntitySelector) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if selector.ids is not None:
+        clauses.append("e.id = ANY(%s::text[])")
+        params.append(list(selector.ids))
+    if selector.id_pattern is not None:
+        clauses.append("e.id ~ %s")
+        params.append(postgres_filters.regex(selector.id_pattern))
+    if selector.types is not None:
+        clause, type_params = _type_clause(selector.types)
+        clauses.append(clause)
+        params.extend(type_params)
+    return "(" + (" AND ".join(clauses) or "TRUE") + ")", params
+
+
+def _type_clause(expr: TypeExpr) -> tuple[str, list[Any]]:
+    if isinstance(expr, str):
+        return "e.types @> ARRAY[%s]::text[]", [expr]
+    op, operands = expr
+    if op == "or" and all(isinstance(o, str) for o in operands):
+        return "e.types && %s::text[]", [list(operands)]
+    if op == "and" and all(isinstance(o, str) for o in operands):
+        return "e.types @> %s::text[]", [list(operands)]
+    parts = [_type_clause(o) for o in operands]
+    joiner = " AND " if op == "and" else " OR "
+    return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
+
+
+def _geo_clause(geo: GeoFilter) -> tuple[str, list[Any]]:
+    """The relation runs in PostGIS; the box (when there is one) lets the GiST index find the
+    candidates. Distances are geodesic on the WGS84 spheroid (`geography`)."""
+    query_geometry = "ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326)"
+    params: list[Any] = [geo.attribute]
+    tests = []
+    if geo.bbox is not None:
+        tests.append("g.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
+        params.extend(geo.bbox)
+    if geo.georel == "near":
+        if geo.max_distance is not None:
+            tests.append(f"ST_DWithin(g.geom::geography, {query_geometry}::geography, %s)")
+            params.extend([orjson.dumps(geo.geometry).decode(), geo.max_distance])
+        if geo.min_distance is not None:
+            tests.append(f"ST_Distance(g.geom::geography, {query_geometry}::geography) >= %s")
+            params.extend([orjson.dumps(geo.geometry).decode(), geo.min_distance])
+    else:
+        tests.append(_GEO_RELATIONS[geo.georel].format(q=query_geometry))
+        params.append(orjson.dumps(geo.geometry).decode())
+    condition = " AND ".join(tests)
+    if geo.bbox is not None:
+        return (
+            f"e.pk IN (SELECT g.entity_pk FROM geo_shapes g WHERE g.attr = %s AND {condition})",
+            params,
+        )
+    return (
+        f"EXISTS (SELECT 1 FROM geo_shapes g WHERE g.entity_pk = e.pk AND g.attr = %s"
+        f" AND {condition})",
+        params,
+    )
+
+
+def _order(query: EntityQuery) -> tuple[str, list[Any]]:
+    terms: list[str] = []
+    params: list[Any] = []
+    for key, descending in query.order_by:
+        direction = "DESC" if descending else "ASC"
+        if key in SYSTEM_ORDER_KEYS:
+            terms.append(f"{SYSTEM_ORDER_KEYS[key]} {direction}")
+        else:
+            terms.append(f"e.doc -> %s -> 0 -> 'value' {direction}")
+            params.append(key)
+    terms.append("e.pk")
+    return ", ".join(terms), params
+
+
+# -- transactions --------------------------------------------------------------------------
+GeoRow = tuple[str, str]
+"""(attribute, GeoJSON text) of one GeoProperty instance."""
+
+
+def _geo_rows(doc: Document) -> list[GeoRow]:
+    rows = []
+    for name, instances in doc.items():
+        if ":" not in name or not isinstance(instances, list):
+            continue
+        for inst in instances:
+            if inst.get("type") in GEO_KINDS and isinstance(inst.get("value"), dict):
+                rows.append((name, orjson.dumps(inst["value"]).decode()))
+    return rows
+
+
+class PostgresTransaction:
+    """The writes of one `PostgresStore.transaction()`; only valid inside its `with` block.
+
+    Rows read for writing are locked (`FOR UPDATE`, in id order so concurrent batches cannot
+    deadlock), so two workers updating one entity serialise instead of losing a change.
+    Inserts of ids known to be absent, all updates and geometry rows are collected and written
+    at commit with one statement per table (`unnest` arrays: one round trip for a batch)."""
+
+    def __init__(self, conn: psycopg.Connection, tenant: str) -> None:
+        self.conn = conn
+        self.tenant = tenant
+        self._pks: dict[str, int] = {}
+        """Entity id -> pk, for stored entities this transaction has locked or inserted."""
+        self._absent: set[str] = set()
+        """Ids read as absent: inserting them needs no conflict check now."""
+        self._view: dict[str, Document | None] = {}
+        """This transaction's own reads and writes, which later reads must see (None: gone)."""
+        self._inserts: dict[str, Document] = {}
+        self._updates: dict[int, Document] = {}
+        self._geo: dict[int, Document] = {}
+        """pk -> the document whose GeoProperties replace the entity's geometry rows."""
+
+    def get(self, entity_id: str) -> Document | None:
+        return self.get_many([entity_id]).get(entity_id)
+
+    def get_many(self, entity_ids: list[str]) -> dict[str, Document]:
+        found: dict[str, Document] = {}
+        unknown = []
+        for entity_id in entity_ids:
+            if entity_id in self._view:
+                if (doc := self._view[entity_id]) is not None:
+                    found[entity_id] = doc
+            else:
+                unknown.append(entity_id)
+        if unknown:
+            rows = self.conn.execute(
+                "SELECT pk, id, doc::text FROM entities WHERE tenant = %s AND id = ANY(%s)"
+                " ORDER BY id FOR UPDATE",
+                (self.tenant, unknown),
+            ).fetchall()
+            for pk, entity_id, doc in rows:
+                self._pks[entity_id] = pk
+                found[entity_id] = self._view[entity_id] = orjson.loads(doc)
+            self._absent.update(set(unknown) - found.keys())
+        return found
+
+    def insert(self, doc: Document) -> bool:
+        entity_id = doc["id"]
+        if self._view.get(entity_id) is not None:
+            return False
+        if entity_id in self._absent:
+            self._absent.discard(entity_id)
+            self._view[entity_id] = self._inserts[entity_id] = doc
+            return True
+        row = self.conn.execute(
+            "INSERT INTO entities (tenant, id, types, doc, created_at, modified_at)"
+            " VALUES (%s, %s, %s, %s::jsonb, %s, %s)"
+            " ON CONFLICT (tenant, id) DO NOTHING RETURNING pk",
+            (self.tenant, entity_id, list(doc["type"]), orjson.dumps(doc).decode(),
+             doc["createdAt"], doc["modifiedAt"]),
+        ).fetchone()
+        if row is None:
+            return False
+        self._pks[entity_id] = row[0]
+        self._view[entity_id] = self._geo[row[0]] = doc
+        return True
+
+    def update(self, doc: Document, previous: Document | None = None) -> None:
+        entity_id = doc["id"]
+        if entity_id not in self._view:
+            self.get(entity_id)
+        old = self._view.get(entity_id)
+        if old is None:
+            raise KeyError(entity_id)
+        self._view[entity_id] = doc
+        if entity_id in self._inserts:
+            self._inserts[entity_id] = doc
+            return
+        pk = self._pks[entity_id]
+        self._updates[pk] = doc
+        if pk in self._geo or _geo_rows(doc) != _geo_rows(old):
+            self._geo[pk] = doc
+
+    def delete(self, entity_id: str) -> bool:
+        if entity_id in self._view and self._view[entity_id] is None:
+            return False
+        self._view[entity_id] = None
+        self._absent.add(entity_id)
+        if self._inserts.pop(entity_id, None) is not None:
+            return True
+        pk = self._pks.pop(entity_id, None)
+        if pk is None:
+            row = self.conn.execute(
+                "DELETE FROM entities WHERE tenant = %s AND id = %s RETURNING pk",
+                (self.tenant, entity_id),
+            ).fetchone()
+            return row is not None
+        self._updates.pop(pk, None)
+        self._geo.pop(pk, None)
+        self.conn.execute("DELETE FROM entities WHERE pk = %s", (pk,))
+        return True
+
+    def flush(self) -> None:
+        """Write what was collected; called once, just before COMMIT."""
+        if self._inserts:
+            docs = list(self._inserts.values())
+            pks = [
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT nextval(pg_get_serial_sequence('entities', 'pk'))"
+                    " FROM generate_series(1, %s)",
+                    (len(docs),),
+                )
+            ]
+            self.conn.execute(
+                "INSERT INTO entities (pk, tenant, id, types, doc, created_at, modified_at)"
+                " SELECT u.pk, %s, u.doc->>'id',"
+                " ARRAY(SELECT jsonb_array_elements_text(u.doc->'type')), u.doc,"
+                " u.doc->>'createdAt', u.doc->>'modifiedAt'"
+                " FROM unnest(%s::bigint[], %s::jsonb[]) AS u(pk, doc)",
+                (self.tenant, pks, [orjson.dumps(d).decode() for d in docs]),
+            )
+            self._geo.update(zip(pks, docs, strict=True))
+        if self._updates:
+            self.conn.execute(
+                "UPDATE entities e SET doc = u.doc,"
+                " types = ARRAY(SELECT jsonb_array_elements_text(u.doc->'type')),"
+                " modified_at = u.doc->>'modifiedAt'"
+                " FROM unnest(%s::bigint[], %s::jsonb[]) AS u(pk, doc) WHERE e.pk = u.pk",
+                (list(self._updates), [orjson.dumps(d).decode() for d in self._updates.values()]),
+            )
+        if self._geo:
+            self.conn.execute(
+                "DELETE FROM geo_shapes WHERE entity_pk = ANY(%s::bigint[])", (list(self._geo),)
+            )
+            rows = [(pk, *row) for pk, doc in self._geo.items() for row in _geo_rows(doc)]
+            if rows:
+                self.conn.execute(
+                    "INSERT INTO geo_shapes (entity_pk, attr, geom)"
+                    " SELECT u.pk, u.attr, ST_SetSRID(ST_GeomFromGeoJSON(u.g), 4326)"
+                    " FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(pk, attr, g)",
+                    ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+                )

@@ -1,0 +1,77 @@
+"""External services the tests talk to for real, found or skipped the same way everywhere.
+
+On a laptop without a service its tests skip and `-ra` lists why; in CI
+(`MADINA_REQUIRE_SERVICES=1`) a missing service fails the run instead, so a broken CI machine
+can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+import pytest
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def required() -> bool:
+    return os.environ.get("MADINA_REQUIRE_SERVICES", "") not in ("", "0")
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test, or fail it when services are required."""
+    if required():
+        pytest.fail(f"{reason} (MADINA_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def postgres_url() -> str:
+    """The database tests may create schemas in: MADINA_TEST_DATABASE_URL or the local default."""
+    return os.environ.get("MADINA_TEST_DATABASE_URL") or DEFAULT_POSTGRES_URL
+
+
+@functools.cache
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL with PostGIS cannot be used, or None; asked once per test process."""
+    import psycopg
+
+    try:
+        with psycopg.connect(postgres_url(), connect_timeout=3, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except psycopg.Error as exc:
+        return f"PostgreSQL with PostGIS not usable at {postgres_url()}: {exc}".strip()
+    return None
+
+
+def require_postgres() -> str:
+    problem = _postgres_problem()
+    if problem is not None:
+        unavailable(problem)
+    return postgres_url()
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL whose tables land in a fresh schema, dropped afterwards.
+
+    Schemas isolate tests (and xdist workers) in one database at the cost of a CREATE SCHEMA;
+    PostGIS stays in `public`, which follows on the search path.
+    """
+    import psycopg
+
+    base = require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in base else "?"
+    options = quote(f"-csearch_path={schema},public")
+    try:
+        yield f"{base}{separator}options={options}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
