@@ -234,8 +234,14 @@ class _QCompiler:
         return self.any_instance(path, self.present, reads_strings=False)
 
     def any_instance(self, path: filters.AttrPath, leaf: _Leaf, reads_strings: bool) -> Sql:
-        """True when any instance passes: `->0` directly, the rest only if there are more."""
-        attribute = _get("e.doc", (path.name,))
+        """True when any instance passes: `->0` directly, the rest only if there are more.
+
+        The attribute's list is taken out of the document once, in a subquery (`OFFSET 0`
+        keeps the planner from inlining it back): every `e.doc` access decompresses a TOASTed
+        document again, which made a comparison three times slower on 2 kB documents.
+        """
+        source = self.alias("a")
+        attribute = f"{source}.v"
 
         def instance_test(base: str) -> Sql:
             walk = _Walk(path.trail, leaf, reads_strings)
@@ -247,9 +253,10 @@ class _QCompiler:
         alias = self.alias("i")
         others = instance_test(f"{alias}.value")
         sql = (
-            f"({first[0]} OR (CASE WHEN {attribute}->1 IS NULL THEN false ELSE EXISTS"
+            f"(SELECT {first[0]} OR (CASE WHEN {attribute}->1 IS NULL THEN false ELSE EXISTS"
             f" (SELECT 1 FROM jsonb_array_elements({attribute}) WITH ORDINALITY AS {alias}"
-            f" WHERE {alias}.ordinality > 1 AND {others[0]}) END))"
+            f" WHERE {alias}.ordinality > 1 AND {others[0]}) END)"
+            f" FROM (SELECT {_get('e.doc', (path.name,))} AS v OFFSET 0) AS {source})"
         )
         return sql, first[1] + others[1]
 
@@ -406,7 +413,6 @@ _HEX = re.compile(r"x(?:\{([0-9A-Fa-f]+)\}|([0-9A-Fa-f]{2}))")
 _OCTAL = re.compile(r"[0-7]{1,3}")
 _WORD_ARE = "[0-9A-Za-z_]"
 _WORD_BOUNDARY = f"(?:(?<={_WORD_ARE})(?!{_WORD_ARE})|(?<!{_WORD_ARE})(?={_WORD_ARE}))"
-_NOT_WORD_BOUNDARY = f"(?:(?<={_WORD_ARE})(?={_WORD_ARE})|(?<!{_WORD_ARE})(?!{_WORD_ARE}))"
 
 
 @functools.lru_cache(maxsize=256)
@@ -414,7 +420,7 @@ def regex(pattern: str) -> str:
     """The PostgreSQL ARE (for `~`) matching exactly the strings RE2 finds `pattern` in.
 
     Raises `filters.PatternError` for invalid RE2 and for what ARE cannot express alike:
-    Unicode classes (`\\p{..}`), `\\C`, repetition counts above 255, repeated assertions.
+    Unicode classes (`\\p{..}`), `\\C`, `\\B`, repetition counts above 255, repeated assertions.
     Captures and laziness cannot change whether a match exists, so groups become `(?:` and
     lazy quantifiers greedy.
     """
@@ -526,7 +532,9 @@ class _Translator:
                 self.literal(ord(char))
             self.pos = end + 2
             return
-        assertions = {"A": "^", "z": "\\Z", "b": _WORD_BOUNDARY, "B": _NOT_WORD_BOUNDARY}
+        if letter == "B":  # RE2 runs on UTF-8 bytes: \B also holds inside a multibyte character
+            raise _refuse("\\B (not a word boundary)")
+        assertions = {"A": "^", "z": "\\Z", "b": _WORD_BOUNDARY}
         if letter in assertions:
             self.pos += 2
             self.emit(assertions[letter], "assertion")
@@ -622,7 +630,7 @@ def _bracket(ranges: Ranges) -> str:
     ranges = _intersect(_normal(ranges), _UNIVERSE)
     outside = _complement(ranges)
     if not ranges:
-        return "(?=a)b"  # matches nothing, as RE2's empty class
+        return "(?:(?=a)b)"  # matches nothing, as RE2's empty class
     negated = len(outside) < len(ranges)
     shown = outside if negated else ranges
     body = "".join(

@@ -269,7 +269,7 @@ PATTERNS = [
     "\\s",
     "\\S\\s\\S",
     "\\bbar",
-    "o\\B",
+    "[^\\x00-\\x{10FFFF}]*x",
     "(?i)abc",
     "(?i)K",
     "(?i)\\w",
@@ -310,7 +310,19 @@ PATTERNS = [
     "100%",
     "[[:word:]]{2}",
 ]
-REFUSED = ["\\pL", "\\p{Greek}", "\\PN", "[\\p{Lu}]", "\\C", "a{256}", "^*", "\\b+", "(a", "a\\1"]
+REFUSED = [
+    "\\pL",
+    "\\p{Greek}",
+    "\\PN",
+    "[\\p{Lu}]",
+    "\\C",
+    "o\\B",  # RE2 also finds \B inside a multibyte character (it runs on UTF-8 bytes)
+    "a{256}",
+    "^*",
+    "\\b+",
+    "(a",
+    "a\\1",
+]
 
 
 @pytest.fixture(scope="module")
