@@ -310,15 +310,16 @@ class _QCompiler:
     def any_item(self, target: _Target, test: _ItemTest) -> Sql:
         """Some item passes: array elements, every string of a languageMap, or the value."""
         alias = self.alias("j")
-        in_array = _dispatch(f"{alias}.value", test)
-        if target.language_strings:
+        if target.language_strings:  # only the strings count, at any depth
             if "string" not in test:
                 return FALSE
+            in_tree = _dispatch(f"{alias}.value", {"string": test["string"]})
             sql = (
                 f"EXISTS (SELECT 1 FROM jsonb_path_query({target.expr}, 'strict $.**')"
-                f" AS {alias}(value) WHERE {in_array[0]})"
+                f" AS {alias}(value) WHERE {in_tree[0]})"
             )
-            return sql, in_array[1]
+            return sql, in_tree[1]
+        in_array = _dispatch(f"{alias}.value", test)
         array = (
             f"EXISTS (SELECT 1 FROM jsonb_array_elements({target.expr}) AS {alias}"
             f" WHERE {in_array[0]})",

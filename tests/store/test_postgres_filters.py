@@ -53,6 +53,7 @@ EXTRA_DOCS = [
         ODD: [prop("100%", observedAt="2024-01-01T00:00:00.000000Z")],
     },
     entity(214, name=prop("KELVIN \u212a and ſ")),
+    entity(215, color={"type": "LanguageProperty", "languageMap": {"en": 5, "fr": ["x", 7]}}),
 ]
 
 EXTRA_QUERIES = [
@@ -98,6 +99,13 @@ EXTRA_QUERIES = [
     "speed==-3",
     "speed==-3,0.1,true",
     "speed==1e400",
+    "color[*]!=5",
+    "color==7",
+    "color>1",
+    "speed==1e17",
+    "speed==-2.5e-3",
+    'name=="line one\\nline two"',
+    'name~="\\x{1F600}"',
 ]
 
 
