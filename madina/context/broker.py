@@ -25,7 +25,7 @@ from madina.context.errors import (
 from madina.context.jsonld import TermMap
 from madina.context.query import check_uri
 from madina.store.base import Document, EntityQuery, Store
-from madina.store.filters import UnqueryableName
+from madina.store.filters import PatternError, UnqueryableName
 
 
 def now_iso() -> str:
@@ -69,7 +69,7 @@ class Broker:
         self.check_tenant(tenant)
         try:
             return self.store.query(tenant, query)
-        except UnqueryableName as exc:
+        except (UnqueryableName, PatternError) as exc:
             raise BadRequestData(str(exc)) from None
 
     # -- single-entity writes ----------------------------------------------------------------
@@ -122,7 +122,7 @@ class Broker:
         self.check_tenant(tenant)
         try:
             ids = self.store.matching_ids(tenant, query)
-        except UnqueryableName as exc:
+        except (UnqueryableName, PatternError) as exc:
             raise BadRequestData(str(exc)) from None
         now = now_iso()
         with self.store.transaction(tenant) as tx:

@@ -15,6 +15,7 @@ the change is durable in PostgreSQL's WAL.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,8 +43,9 @@ log = structlog.get_logger("madina.store")
 GEO_KINDS = ("GeoProperty",)
 SYSTEM_ORDER_KEYS = {"id": "e.id", "createdAt": "e.created_at", "modifiedAt": "e.modified_at"}
 NOTICE_CHANNEL = "madina"
-"""LISTEN/NOTIFY channel; payloads are `<schema> <topic> <key>`, so several Madina databases
-(or test schemas) sharing a server ignore each other's notices."""
+"""LISTEN/NOTIFY channel; payloads are `<schema> <sender> <topic> <key>`, so several Madina
+databases (or test schemas) sharing a server ignore each other's notices, and a process
+ignores its own (its caches are already up to date)."""
 _UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
 
 _GEO_RELATIONS = {
@@ -74,6 +76,7 @@ class PostgresStore:
         self._pool: psycopg_pool.ConnectionPool | None = None
         self._tenants: set[str] = set()
         self._schema = ""
+        self._sender = uuid.uuid4().hex
         self._listeners: dict[str, list[Callable[[str], None]]] = {}
         self._listener: threading.Thread | None = None
         self._closing = threading.Event()
@@ -106,9 +109,9 @@ class PostgresStore:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        if self._listener is not None:
-            self._listener.join(timeout=5)
-            self._listener = None
+        # The listener notices within its 0.5 s poll and exits; waiting for it would make
+        # every shutdown half a second longer for nothing.
+        self._listener = None
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -144,7 +147,8 @@ class PostgresStore:
         """Announce a change; delivered to every worker when the surrounding transaction
         commits (and never if it rolls back)."""
         conn.execute(
-            "SELECT pg_notify(%s, %s)", (NOTICE_CHANNEL, f"{self._schema} {topic} {key}")
+            "SELECT pg_notify(%s, %s)",
+            (NOTICE_CHANNEL, f"{self._schema} {self._sender} {topic} {key}"),
         )
 
     def _listen_loop(self) -> None:
@@ -172,10 +176,9 @@ class PostgresStore:
                 delay = min(delay * 2, 10.0)
 
     def _dispatch(self, payload: str) -> None:
-        schema, _, rest = payload.partition(" ")
-        if schema != self._schema:
+        schema, sender, topic, key = [*payload.split(" ", 3), "", "", ""][:4]
+        if schema != self._schema or sender == self._sender:
             return
-        topic, _, key = rest.partition(" ")
         for callback in self._listeners.get(topic, ()):
             _guarded(callback, key)
 
