@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database at once per worker)."""
     db_timeout: float = 5.0
     """Seconds to wait for a PostgreSQL connection before answering 503."""
+    history_retention_days: int | None = None
+    """PostgreSQL: drop attribute history older than this, a month partition at a time
+    (None: keep everything)."""
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """NORMAL: a 2xx survives any crash of the process; FULL: also a power cut or OS crash,
     at the price of an fsync per write transaction."""
@@ -49,4 +52,4 @@ class Settings(BaseSettings):
     def store(self) -> Store:
         """An unopened store for these settings."""
         return store_for(self.store_database, self.sqlite_synchronous, self.db_pool_size,
-                         self.db_timeout)
+                         self.db_timeout, self.history_retention_days)

@@ -16,12 +16,14 @@ def store_for(
     sqlite_synchronous: str = "NORMAL",
     pool_size: int = 10,
     timeout: float = 5.0,
+    history_retention_days: int | None = None,
 ) -> Store:
     """An unopened store: PostgreSQL for a postgresql:// URL, else an SQLite file path."""
     if is_postgres(database):
         from madina.store.postgres import PostgresStore
 
-        return PostgresStore(database, pool_size=pool_size, connect_timeout=timeout)
+        return PostgresStore(database, pool_size=pool_size, connect_timeout=timeout,
+                             history_retention_days=history_retention_days)
     from madina.store.sqlite import SQLiteStore
 
     return SQLiteStore(database, sqlite_synchronous)

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -25,7 +26,7 @@ import psycopg
 import psycopg_pool
 import structlog
 
-from madina.store import postgres_filters
+from madina.store import postgres_filters, postgres_history
 from madina.store.base import (
     AttributeSummary,
     Document,
@@ -69,10 +70,13 @@ class PostgresStore:
         url: str,
         pool_size: int = 10,
         connect_timeout: float = 5.0,
+        history_retention_days: int | None = None,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
+        self.history_retention_days = history_retention_days
+        self._maintained_on: date | None = None
         self._pool: psycopg_pool.ConnectionPool | None = None
         self._tenants: set[str] = set()
         self._schema = ""
@@ -87,6 +91,7 @@ class PostgresStore:
         with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
             check(conn)
             self._schema = conn.execute("SELECT current_schema()").fetchone()[0]
+            self.maintain(conn, datetime.now(UTC))
         self._pool = psycopg_pool.ConnectionPool(
             self.url,
             min_size=min(2, self.pool_size),
@@ -112,6 +117,17 @@ class PostgresStore:
         # The listener notices within its 0.5 s poll and exits; waiting for it would make
         # every shutdown half a second longer for nothing.
         self._listener = None
+
+    def maintain(self, conn: psycopg.Connection, now: datetime) -> None:
+        """Daily housekeeping: history partitions for the months ahead, expired ones dropped."""
+        postgres_history.ensure_ahead(conn, now)
+        if self.history_retention_days is not None:
+            dropped = postgres_history.drop_expired(
+                conn, now - timedelta(days=self.history_retention_days)
+            )
+            if dropped:
+                log.info("history partitions dropped", partitions=dropped)
+        self._maintained_on = now.date()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -154,7 +170,7 @@ class PostgresStore:
     def _listen_loop(self) -> None:
         """Own connection, outside the pool: LISTEN holds it for the process's lifetime.
         Reconnects with backoff; after a reconnect every cache is dropped, since notices
-        sent while disconnected are lost."""
+        sent while disconnected are lost. Also runs the daily `maintain` when the date turns."""
         delay = 0.5
         reconnected = False
         while not self._closing.is_set():
@@ -167,6 +183,9 @@ class PostgresStore:
                     while not self._closing.is_set():
                         for notice in conn.notifies(timeout=0.5, stop_after=100):
                             self._dispatch(notice.payload)
+                        now = datetime.now(UTC)
+                        if now.date() != self._maintained_on:
+                            self.maintain(conn, now)
             except psycopg.Error as exc:
                 if self._closing.is_set():
                     return

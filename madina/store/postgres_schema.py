@@ -45,6 +45,22 @@ MIGRATIONS: list[str] = [
         entry jsonb NOT NULL
     );
     """,
+    # 2: attribute history, partitioned by month of observation (postgres_history keeps
+    # partitions ahead of time and drops expired ones whole).
+    """
+    CREATE TABLE attribute_instances (
+        tenant text NOT NULL,
+        entity_id text NOT NULL,
+        attr text NOT NULL,
+        dataset_id text NOT NULL DEFAULT '',
+        instance jsonb,
+        observed_at timestamptz NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        deleted boolean NOT NULL DEFAULT false
+    ) PARTITION BY RANGE (observed_at);
+    CREATE INDEX attribute_instances_lookup
+        ON attribute_instances (tenant, entity_id, attr, observed_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
