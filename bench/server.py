@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 60.0
 
 
-def broker_command(port: int, db: Path, workers: int) -> list[str]:
-    """`madina serve` exactly as an operator runs it (the console script next to this Python)."""
+def broker_command(port: int, db: str | Path, workers: int) -> list[str]:
+    """`madina serve` exactly as an operator runs it (the console script next to this Python);
+    `db` is an SQLite file or a postgresql:// URL."""
     command = [str(Path(sys.executable).parent / "madina"), "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--db", str(db)]
     if workers > 1:
