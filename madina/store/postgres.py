@@ -26,7 +26,7 @@ import psycopg
 import psycopg_pool
 import structlog
 
-from madina.store import postgres_filters, postgres_history
+from madina.store import postgres_filters, postgres_history, postgres_regex
 from madina.store.base import (
     AttributeSummary,
     Document,
@@ -145,13 +145,14 @@ class PostgresStore:
 
     def _read(self, statement: Any, params: Any = None) -> list[tuple]:
         """One read statement, retried once on a fresh connection if the pooled one was
-        broken (a database restart kills every idle connection at once)."""
+        broken (a database restart kills every idle connection at once). Not when no
+        connection came at all: waiting for the pool twice would only double the 503's delay."""
         for attempt in (1, 2):
             try:
                 with self.connection() as conn:
                     return conn.execute(statement, params).fetchall()
-            except StoreUnavailable:
-                if attempt == 2:
+            except StoreUnavailable as exc:
+                if attempt == 2 or isinstance(exc.__cause__, psycopg_pool.PoolTimeout):
                     raise
         raise AssertionError("unreachable")
 
@@ -381,7 +382,7 @@ def _selector_clause(selector: EntitySelector) -> tuple[str, list[Any]]:
         params.append(list(selector.ids))
     if selector.id_pattern is not None:
         clauses.append("e.id ~ %s")
-        params.append(postgres_filters.regex(selector.id_pattern))
+        params.append(postgres_regex.regex(selector.id_pattern))
     if selector.types is not None:
         clause, type_params = _type_clause(selector.types)
         clauses.append(clause)

@@ -16,7 +16,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from madina.context import qlang
-from madina.store import filters, postgres_filters
+from madina.store import filters, postgres_filters, postgres_regex
 from tests.services import postgres_schema
 from tests.store.test_sqlite_filters import (
     HANDMADE,
@@ -347,19 +347,19 @@ def pg_matches(pg: psycopg.Connection, are: str) -> list[bool]:
 def test_translated_regex_matches_like_re2(pg: psycopg.Connection, pattern: str) -> None:
     re2 = filters.compiled_pattern(pattern)
     expected = [re2.search(s) is not None for s in SUBJECTS]
-    assert pg_matches(pg, postgres_filters.regex(pattern)) == expected
+    assert pg_matches(pg, postgres_regex.regex(pattern)) == expected
 
 
 def test_translation_examples() -> None:
-    assert postgres_filters.regex("^a.c\\z") == "^a[^\\n]c\\Z"
-    assert postgres_filters.regex("(?s)a.c") == "a.c"
-    assert postgres_filters.regex("(?i)k") == "[Kk\\u212A]"
+    assert postgres_regex.regex("^a.c\\z") == "^a[^\\n]c\\Z"
+    assert postgres_regex.regex("(?s)a.c") == "a.c"
+    assert postgres_regex.regex("(?i)k") == "[Kk\\u212A]"
 
 
 @pytest.mark.parametrize("pattern", REFUSED)
 def test_untranslatable_patterns_are_refused(pattern: str) -> None:
     with pytest.raises(filters.PatternError):
-        postgres_filters.regex(pattern)
+        postgres_regex.regex(pattern)
 
 
 def test_case_folding_agrees_with_re2() -> None:
