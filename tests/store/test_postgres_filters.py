@@ -364,7 +364,7 @@ def test_untranslatable_patterns_are_refused(pattern: str) -> None:
 
 def test_case_folding_agrees_with_re2() -> None:
     """The orbits used for `(?i)` are the characters RE2 itself matches case-insensitively."""
-    orbits = postgres_filters._fold_orbits()
+    orbits = postgres_regex._fold_orbits()
     candidates = [chr(c) for c in sorted(orbits)]
     for char in "aksıİßǅσΩæ\u0345ϐꭰ𐐀":
         folded = filters.compiled_pattern("(?i)" + char)
