@@ -14,6 +14,7 @@ the change is durable in PostgreSQL's WAL.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from madina.store.base import (
     StoreUnavailable,
     TypeExpr,
     TypeSummary,
+    WriteConflict,
 )
 from madina.store.postgres_schema import check
 
@@ -133,14 +135,22 @@ class PostgresStore:
     def connection(self) -> Iterator[psycopg.Connection]:
         """A pooled connection; an unreachable database becomes StoreUnavailable (HTTP 503).
 
-        A connection broken by a database restart is dropped by the pool when returned, so
-        the next request gets a fresh one: Madina recovers without a restart."""
-        if self._pool is None:
+        A connection broken by a database restart is dropped by the pool when returned, and
+        the pool then tests its idle connections (a restart breaks them all at once), so the
+        next requests get fresh ones: Madina recovers without a restart. A unique-key race
+        between workers (two batches creating one new id) is a WriteConflict (HTTP 409)."""
+        pool = self._pool
+        if pool is None:
             raise RuntimeError("store is not open")
         try:
-            with self._pool.connection() as conn:
+            with pool.connection() as conn:
                 yield conn
+        except psycopg.errors.UniqueViolation as exc:
+            raise WriteConflict(f"a concurrent write created the same entity: {exc}") from exc
         except _UNAVAILABLE as exc:
+            if isinstance(exc, psycopg.OperationalError):
+                with contextlib.suppress(psycopg_pool.PoolClosed):
+                    pool.check()
             raise StoreUnavailable(f"the database is unavailable: {exc}".strip()) from exc
 
     def _read(self, statement: Any, params: Any = None) -> list[tuple]:
@@ -230,8 +240,8 @@ class PostgresStore:
                     tx = PostgresTransaction(conn, tenant)
                     yield tx
                     tx.flush()
-            except _UNAVAILABLE as exc:
-                raise StoreUnavailable(f"the database is unavailable: {exc}".strip()) from exc
+            except psycopg.errors.DeadlockDetected as exc:
+                raise StoreUnavailable(f"transaction aborted by a deadlock: {exc}") from exc
         if tenant:
             self._tenants.add(tenant)
 
