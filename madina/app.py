@@ -20,6 +20,7 @@ from madina.api import http, jsonld_contexts, ngsild
 from madina.config import Settings
 from madina.context.broker import Broker
 from madina.context.errors import (
+    AlreadyExists,
     InternalError,
     MethodNotAllowed,
     NgsiError,
@@ -27,7 +28,7 @@ from madina.context.errors import (
     ServiceUnavailable,
 )
 from madina.context.jsonld import ContextResolver
-from madina.store.base import StoreUnavailable
+from madina.store.base import StoreUnavailable, WriteConflict
 from madina.store.engines import describe
 
 log = structlog.get_logger("madina")
@@ -54,6 +55,10 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     response = http.problem_response(ServiceUnavailable(str(exc)))
     response.headers["Retry-After"] = "5"
     return response
+
+
+async def write_conflict(request: Request, exc: Exception) -> Response:
+    return http.problem_response(AlreadyExists(str(exc)))
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             NgsiError: ngsi_error,
             StoreUnavailable: store_unavailable,
+            WriteConflict: write_conflict,
             404: not_found,
             405: not_found,
             Exception: unexpected_error,

@@ -93,6 +93,10 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be reached now; the request may be retried (HTTP 503)."""
 
 
+class WriteConflict(RuntimeError):
+    """A concurrent transaction wrote what this one needed to write first (HTTP 409)."""
+
+
 class Transaction(Protocol):
     """Writes inside one atomic unit; nothing is visible or durable before the unit commits."""
 

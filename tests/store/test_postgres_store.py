@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from madina.store import postgres_history, postgres_schema
-from madina.store.base import EntityQuery
+from madina.store.base import EntityQuery, WriteConflict
 from madina.store.postgres import PostgresStore
 from tests.services import postgres_schema as fresh_schema
-from tests.store.test_sqlite_store import box_filter, entity
+from tests.store.test_sqlite_store import LOC, box_filter, entity
 
 
 @pytest.fixture
@@ -180,3 +180,27 @@ def test_months_roll_over_the_year():
     december = datetime(2026, 12, 9, tzinfo=UTC)
     assert postgres_history.add_months(december, 1) == datetime(2027, 1, 1, tzinfo=UTC)
     assert postgres_history.add_months(december, -12) == datetime(2025, 12, 1, tzinfo=UTC)
+
+
+def test_a_create_race_between_workers_is_a_conflict_not_a_crash(store):
+    """Both transactions read the id as absent; the second to commit gets WriteConflict (409)
+    and writes nothing, instead of an unexpected 500."""
+    entity_id = "urn:ngsi-ld:T:1"
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        with store.transaction("") as tx:
+            assert tx.get_many([entity_id]) == {}
+            tx.insert(entity(1, lon=24.94))
+            inserted.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    inserted.wait(5)
+    with pytest.raises(WriteConflict), store.transaction("") as tx:
+        assert tx.get_many([entity_id]) == {}
+        assert tx.insert(entity(1, lon=25.5))
+        release.set()
+        thread.join()
+    assert store.get("", entity_id)[LOC][0]["value"]["coordinates"][0] == 24.94
