@@ -50,6 +50,9 @@ NOTICE_CHANNEL = "madina"
 databases (or test schemas) sharing a server ignore each other's notices, and a process
 ignores its own (its caches are already up to date)."""
 _UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+_LISTEN_RETRY_MAX_S = 2.0
+"""Longest wait between the notice listener's reconnection attempts: until it is back, this
+process may serve @contexts other workers changed, so it must not lag the database by much."""
 
 _GEO_RELATIONS = {
     # shapely's predicates as `geo.GeoQuery` applies them, with the same operand order.
@@ -101,6 +104,10 @@ class PostgresStore:
             kwargs={"autocommit": True, "connect_timeout": 5},
             configure=_configure,
             timeout=self.connect_timeout,
+            # psycopg_pool retries a lost connection with a doubling delay (1, 2, 4, 8 s...),
+            # so after an outage it might sleep as long as the outage lasted. Giving up after
+            # one request's wait instead lets the next request start a fresh attempt at once.
+            reconnect_timeout=self.connect_timeout,
             open=False,
             name="madina",
         )
@@ -203,7 +210,7 @@ class PostgresStore:
                 log.warning("notice listener disconnected", error=str(exc), retry_s=delay)
                 reconnected = True
                 self._closing.wait(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, _LISTEN_RETRY_MAX_S)
 
     def _dispatch(self, payload: str) -> None:
         schema, sender, topic, key = [*payload.split(" ", 3), "", "", ""][:4]
