@@ -457,7 +457,8 @@ def proxy(db_url: str) -> Iterator[tuple[TcpProxy, str]]:
     parts = urlsplit(db_url)
     proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
     proxy.restore()
-    netloc = parts.netloc.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}")
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    netloc = f"{userinfo}{at}127.0.0.1:{proxy.port}"
     try:
         yield proxy, urlunsplit(parts._replace(netloc=netloc))
     finally:
