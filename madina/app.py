@@ -28,6 +28,7 @@ from madina.context.errors import (
     ServiceUnavailable,
 )
 from madina.context.jsonld import ContextResolver
+from madina.logging import configure_logging
 from madina.store.base import StoreUnavailable, WriteConflict
 from madina.store.engines import describe
 
@@ -35,7 +36,10 @@ log = structlog.get_logger("madina")
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "version": __version__})
+    """Healthy means able to serve: the database answers (else 503, so a load balancer takes
+    the worker out of rotation until it does)."""
+    await http.call(request, request.app.state.store.ping)
+    return JSONResponse({"status": "ok", "version": __version__, "database": "ok"})
 
 
 async def ngsi_error(request: Request, exc: Exception) -> Response:
@@ -52,7 +56,8 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 async def store_unavailable(request: Request, exc: Exception) -> Response:
     """The database went away: say so and when to retry; the pool reconnects by itself."""
     log.warning("database unavailable", path=request.url.path, error=str(exc))
-    response = http.problem_response(ServiceUnavailable(str(exc)))
+    detail = "the database cannot be reached or aborted the transaction; retry later"
+    response = http.problem_response(ServiceUnavailable(detail))
     response.headers["Retry-After"] = "5"
     return response
 
@@ -90,6 +95,14 @@ class EchoTenant:
             await send(message)
 
         await self.app(scope, receive, send_with_tenant)
+
+
+def create_worker_app() -> Starlette:
+    """The app of one `madina serve --workers N` process: settings and logging come from the
+    environment the supervisor prepared (uvicorn imports this by name in each worker)."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -38,6 +38,10 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json)
+    problem = _database_problem(settings)
+    if problem is not None:
+        print(f"madina: cannot serve: {problem}", file=sys.stderr)
+        return 1
     options = {
         "host": settings.host,
         "port": settings.port,
@@ -52,10 +56,23 @@ def serve(args: argparse.Namespace) -> int:
              "MADINA_PORT": str(settings.port)}
         )
         os.environ.pop("MADINA_DATABASE_URL", None)  # MADINA_DATABASE now names the same
-        uvicorn.run("madina.app:create_app", factory=True, workers=args.workers, **options)
+        uvicorn.run("madina.app:create_worker_app", factory=True, workers=args.workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def _database_problem(settings: Settings) -> str | None:
+    """Why the database cannot be served (unreachable, schema too old or too new), checked
+    once before any worker starts: worker processes failing one by one would leave uvicorn's
+    supervisor exiting 0, and a service manager would not know the start failed."""
+    store = settings.store()
+    try:
+        store.open()
+    except Exception as exc:
+        return str(exc).strip() or type(exc).__name__
+    store.close()
+    return None
 
 
 def demo(args: argparse.Namespace) -> int:

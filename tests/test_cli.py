@@ -214,3 +214,22 @@ def test_a_copied_context_answers_for_its_published_url_offline(tmp_path):
 
     with offline_broker(db) as client:
         assert_context_expands(client, url)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_to_start_on_an_unreachable_database(workers):
+    """A service manager must see a failed start: exit status 1 and the reason, whatever the
+    number of workers (uvicorn's supervisor alone would exit 0 when every worker fails)."""
+    out = subprocess.run(
+        [*MADINA, "serve", "--port", str(free_port()), "--workers", workers,
+         "--db", "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 1
+    assert "cannot serve" in out.stderr and "127.0.0.1" in out.stderr
+
+
+def test_health_says_ok_when_the_database_answers(served):
+    base, _ = served
+    body = httpx.get(base + "/health").json()
+    assert body["status"] == "ok" and body["database"] == "ok"

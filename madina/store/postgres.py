@@ -173,6 +173,9 @@ class PostgresStore:
                     raise
         raise AssertionError("unreachable")
 
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
     # -- cross-worker notices --------------------------------------------------------------
     def listen(self, topic: str, callback: Callable[[str], None]) -> None:
         self._listeners.setdefault(topic, []).append(callback)

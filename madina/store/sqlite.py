@@ -97,6 +97,9 @@ class SQLiteStore:
             self._lock_file.close()
             self._lock_file = None
 
+    def ping(self) -> None:
+        self.conn.execute("SELECT 1")
+
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
