@@ -50,6 +50,8 @@ NOTICE_CHANNEL = "madina"
 databases (or test schemas) sharing a server ignore each other's notices, and a process
 ignores its own (its caches are already up to date)."""
 _UNAVAILABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+STATEMENT_TIMEOUT_MS = 60_000
+"""A runaway statement is cancelled (the client gets a 503) rather than holding a worker."""
 _LISTEN_RETRY_MAX_S = 2.0
 """Longest wait between the notice listener's reconnection attempts: until it is back, this
 process may serve @contexts other workers changed, so it must not lag the database by much."""
@@ -93,7 +95,7 @@ class PostgresStore:
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         """Connect, check the schema (initialising an empty database), start listening."""
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+        with self._direct_connection() as conn:
             check(conn)
             self._schema = conn.execute("SELECT current_schema()").fetchone()[0]
             self.maintain(conn, datetime.now(UTC))
@@ -101,7 +103,7 @@ class PostgresStore:
             self.url,
             min_size=min(2, self.pool_size),
             max_size=self.pool_size,
-            kwargs={"autocommit": True, "connect_timeout": 5},
+            kwargs={"autocommit": True, **_connect_options(self.connect_timeout)},
             configure=_configure,
             timeout=self.connect_timeout,
             # psycopg_pool retries a lost connection with a doubling delay (1, 2, 4, 8 s...),
@@ -126,6 +128,12 @@ class PostgresStore:
         # The listener notices within its 0.5 s poll and exits; waiting for it would make
         # every shutdown half a second longer for nothing.
         self._listener = None
+
+    def _direct_connection(self) -> psycopg.Connection:
+        """A connection outside the pool (schema checks, the notice listener)."""
+        return psycopg.connect(
+            self.url, autocommit=True, **_connect_options(self.connect_timeout)
+        )
 
     def maintain(self, conn: psycopg.Connection, now: datetime) -> None:
         """Daily housekeeping: history partitions for the months ahead, expired ones dropped."""
@@ -196,7 +204,7 @@ class PostgresStore:
         reconnected = False
         while not self._closing.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                with self._direct_connection() as conn:
                     conn.execute(f"LISTEN {NOTICE_CHANNEL}")
                     if reconnected:
                         self._dispatch_all()
@@ -356,9 +364,23 @@ _ATTRIBUTE_INSTANCES = (
 """FROM items: every (attribute, instance) of `e`; system members hold no `:` in their name."""
 
 
+def _connect_options(timeout: float) -> dict[str, Any]:
+    """TCP keepalives find a database connection a dead network left silent within a minute,
+    where the operating system's defaults would keep a request waiting for hours."""
+    return {
+        "connect_timeout": max(1, round(timeout)),
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+
+
 def _configure(conn: psycopg.Connection) -> None:
-    """Every pooled connection: statements that run often are prepared after two uses."""
+    """Every pooled connection: statements that run often are prepared after two uses, and no
+    statement may hold a worker thread and a connection longer than STATEMENT_TIMEOUT_MS."""
     conn.prepare_threshold = 2
+    conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
 
 
 def _guarded(callback: Callable[[str], None], key: str) -> None:

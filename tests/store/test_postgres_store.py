@@ -204,3 +204,9 @@ def test_a_create_race_between_workers_is_a_conflict_not_a_crash(store):
         release.set()
         thread.join()
     assert store.get("", entity_id)[LOC][0]["value"]["coordinates"][0] == 24.94
+
+
+def test_no_statement_can_hold_a_worker_for_ever(store):
+    with store.connection() as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "1min"
+        assert conn.info.get_parameters()["keepalives"] == "1"
