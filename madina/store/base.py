@@ -7,7 +7,7 @@ parsed filters; the store decides how to run them (SQL, indexes, prefilters). A 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -77,6 +77,21 @@ class AttributeSummary:
     attribute_types: set[str]
     type_names: set[str]
     count: int
+
+
+def attribute_summaries(
+    kinds: Iterable[tuple[str, str, str]], counts: Iterable[tuple[str, int]]
+) -> list[AttributeSummary]:
+    """Discovery data from an engine's two answers: (attribute, kind, entity type) triples and
+    (attribute, number of entities) pairs; sorted by name."""
+    out: dict[str, AttributeSummary] = {}
+    for name, kind, type_name in kinds:
+        summary = out.setdefault(name, AttributeSummary(name, set(), set(), 0))
+        summary.attribute_types.add(kind)
+        summary.type_names.add(type_name)
+    for name, count in counts:
+        out[name].count = count
+    return [out[name] for name in sorted(out)]
 
 
 @dataclass

@@ -38,6 +38,7 @@ from madina.store.base import (
     TypeExpr,
     TypeSummary,
     WriteConflict,
+    attribute_summaries,
 )
 from madina.store.postgres_schema import check
 
@@ -313,8 +314,7 @@ class PostgresStore:
         return list(summaries.values())
 
     def attributes(self, tenant: str) -> list[AttributeSummary]:
-        out: dict[str, AttributeSummary] = {}
-        rows = self._read(
+        kinds = self._read(
             f"""
             SELECT a.key, i->>'type', t
             FROM entities e, unnest(e.types) t, {_ATTRIBUTE_INSTANCES}
@@ -323,19 +323,13 @@ class PostgresStore:
             """,
             (tenant,),
         )
-        for name, kind, type_name in rows:
-            summary = out.setdefault(name, AttributeSummary(name, set(), set(), 0))
-            summary.attribute_types.add(kind)
-            summary.type_names.add(type_name)
-        rows = self._read(
+        counts = self._read(
             "SELECT a.key, count(*) FROM entities e, jsonb_each(e.doc) a"
             " WHERE e.tenant = %s AND jsonb_typeof(a.value) = 'array'"
             " AND strpos(a.key, ':') > 0 GROUP BY a.key",
             (tenant,),
         )
-        for name, count in rows:
-            out[name].count = count
-        return [out[name] for name in sorted(out)]
+        return attribute_summaries(kinds, counts)
 
     # -- @context cache (ContextStore) -----------------------------------------------------
     def load_contexts(self) -> list[dict[str, Any]]:

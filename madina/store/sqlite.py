@@ -29,6 +29,7 @@ from madina.store.base import (
     GeoFilter,
     TypeExpr,
     TypeSummary,
+    attribute_summaries,
 )
 from madina.store.geometry import bbox_of
 from madina.store.sqlite_schema import migrate
@@ -235,8 +236,7 @@ class SQLiteStore:
         return list(summaries.values())
 
     def attributes(self, tenant: str) -> list[AttributeSummary]:
-        out: dict[str, AttributeSummary] = {}
-        rows = self.conn.execute(
+        kinds = self.conn.execute(
             """
             SELECT a.key, json_extract(i.value, '$.type'), t.type
             FROM entities e
@@ -248,11 +248,7 @@ class SQLiteStore:
             """,
             (tenant,),
         )
-        for name, kind, type_name in rows:
-            summary = out.setdefault(name, AttributeSummary(name, set(), set(), 0))
-            summary.attribute_types.add(kind)
-            summary.type_names.add(type_name)
-        rows = self.conn.execute(
+        counts = self.conn.execute(
             """
             SELECT a.key, count(*) FROM entities e
             JOIN json_each(e.doc) a ON a.type = 'array' AND instr(a.key, ':') > 0
@@ -260,9 +256,7 @@ class SQLiteStore:
             """,
             (tenant,),
         )
-        for name, count in rows:
-            out[name].count = count
-        return [out[name] for name in sorted(out)]
+        return attribute_summaries(kinds, counts)
 
     # -- @context cache (ContextStore) -----------------------------------------------------
     def load_contexts(self) -> list[dict[str, Any]]:
