@@ -210,3 +210,28 @@ def test_no_statement_can_hold_a_worker_for_ever(store):
     with store.connection() as conn:
         assert conn.execute("SHOW statement_timeout").fetchone()[0] == "1min"
         assert conn.info.get_parameters()["keepalives"] == "1"
+
+
+def test_threads_changing_one_entity_queue_in_the_process_and_all_land(store):
+    """The per-process entity locks serialise a hot entity's writers before the database;
+    a waiter that gives up still relies on the row lock, so nothing is lost either way."""
+    with store.transaction("") as tx:
+        tx.insert(entity(1))
+    held = store._entity_locks.acquire("", "urn:ngsi-ld:T:1")
+    assert held is not None
+    held.release()
+
+    def bump(n: int) -> None:
+        with store.transaction("") as tx:
+            doc = tx.get("urn:ngsi-ld:T:1")
+            doc[f"https://example.org/n{n}"] = [{"type": "Property", "value": n}]
+            tx.update(doc)
+
+    threads = [threading.Thread(target=bump, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    doc = store.get("", "urn:ngsi-ld:T:1")
+    assert sum(key.startswith("https://example.org/n") for key in doc) == 8
+    assert all(not lock.locked() for lock in store._entity_locks._locks)
