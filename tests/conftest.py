@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from madina.app import create_app
 from madina.config import Settings
+from tests.conformance.conftest import ContextServer
 from tests.services import postgres_schema
 
 ENGINES = ("sqlite", "postgres")
@@ -39,3 +40,15 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """An HTTP client talking to a running broker app (lifespan started)."""
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def context_server() -> Iterator[ContextServer]:
+    """A running ContextServer on a free local port."""
+    server = ContextServer()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()

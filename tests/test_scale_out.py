@@ -116,17 +116,6 @@ def serving(*servers: Server) -> Iterator[None]:
 
 
 @pytest.fixture
-def context_server() -> Iterator[ContextServer]:
-    server = ContextServer()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-
-
-@pytest.fixture
 def db_url() -> Iterator[str]:
     with postgres_schema() as url:
         yield url

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import pytest
 
 BASE = "/ngsi-ld/v1"
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
@@ -147,15 +145,3 @@ class ContextServer:
     def missing_url(self) -> str:
         """A URL on this server that answers 404."""
         return self.base + "/nothing-here.jsonld"
-
-
-@pytest.fixture
-def context_server() -> Iterator[ContextServer]:
-    """A running ContextServer on a free local port."""
-    server = ContextServer()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
