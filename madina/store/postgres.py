@@ -170,14 +170,20 @@ class PostgresStore:
                     pool.check()
             raise StoreUnavailable(f"the database is unavailable: {exc}".strip()) from exc
 
-    def _read(self, statement: Any, params: Any = None) -> list[tuple]:
+    def _read(self, statement: Any, params: Any = None, planned: bool = False) -> list[tuple]:
         """One read statement, retried once on a fresh connection if the pooled one was
         broken (a database restart kills every idle connection at once). Not when no
-        connection came at all: waiting for the pool twice would only double the 503's delay."""
+        connection came at all: waiting for the pool twice would only double the 503's delay.
+
+        `planned`: plan this execution for its own values, never with a prepared generic
+        plan. Entity queries need it: from a prepared statement's sixth run PostgreSQL may
+        settle on a generic plan, which for `type + q` at a million entities took 150-230 ms
+        instead of 3 ms. Fixed statements (writes, lookups by key) keep their prepared plans."""
         for attempt in (1, 2):
             try:
                 with self.connection() as conn:
-                    return conn.execute(statement, params).fetchall()
+                    prepare = False if planned else None
+                    return conn.execute(statement, params, prepare=prepare).fetchall()
             except StoreUnavailable as exc:
                 if attempt == 2 or isinstance(exc.__cause__, psycopg_pool.PoolTimeout):
                     raise
@@ -280,24 +286,29 @@ class PostgresStore:
         where, params = _where(tenant, query)
         total = None
         if query.count:
-            total = self._read(f"SELECT count(*) FROM entities e WHERE {where}", params)[0][0]
+            total = self._read(
+                f"SELECT count(*) FROM entities e WHERE {where}", params, planned=True
+            )[0][0]
         if query.limit == 0:
             return [], total
         geo = query.geo
         if geo is not None and geo.bbox is not None and not query.order_by:
-            rows = self._read(*_geo_page(tenant, query, geo))
+            rows = self._read(*_geo_page(tenant, query, geo), planned=True)
         else:
             order, order_params = _order(query)
             rows = self._read(
                 f"SELECT e.doc::text FROM entities e WHERE {where} ORDER BY {order}"
                 " LIMIT %s OFFSET %s",
                 [*params, *order_params, query.limit, query.offset],
+                planned=True,
             )
         return [orjson.loads(r[0]) for r in rows], total
 
     def matching_ids(self, tenant: str, query: EntityQuery) -> list[str]:
         where, params = _where(tenant, query)
-        rows = self._read(f"SELECT e.id FROM entities e WHERE {where} ORDER BY e.pk", params)
+        rows = self._read(
+            f"SELECT e.id FROM entities e WHERE {where} ORDER BY e.pk", params, planned=True
+        )
         return [r[0] for r in rows]
 
     def types(self, tenant: str) -> list[TypeSummary]:
@@ -388,10 +399,6 @@ def _configure(conn: psycopg.Connection) -> None:
     statement may hold a worker thread and a connection longer than STATEMENT_TIMEOUT_MS."""
     conn.prepare_threshold = 2
     conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
-    # Prepared statements keep saving the parse, but each execution is planned for its own
-    # values: from the sixth run PostgreSQL would otherwise settle on a generic plan, which
-    # for `type + q` at a million entities took 150-230 ms instead of 3 ms.
-    conn.execute("SET plan_cache_mode = force_custom_plan")
 
 
 def _guarded(callback: Callable[[str], None], key: str) -> None:
