@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
 from madina.api import http, jsonld_contexts, ngsild
+from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
+from madina.api.security_headers import SecurityHeaders, cors_middleware
 from madina.config import Settings
 from madina.context.broker import Broker
 from madina.context.errors import (
@@ -97,6 +99,15 @@ class EchoTenant:
         await self.app(scope, receive, send_with_tenant)
 
 
+class MadinaApp(Starlette):
+    """Starlette with the secure default headers outside its error middleware, so that even
+    the 500 answer written for a bug carries them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        return SecurityHeaders(super().build_middleware_stack(), hsts=settings.hsts)
+
+
 def create_worker_app() -> Starlette:
     """The app of one `madina serve --workers N` process: settings and logging come from the
     environment the supervisor prepared (uvicorn imports this by name in each worker)."""
@@ -131,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             store.close()
 
-    app = Starlette(
+    app = MadinaApp(
         routes=[
             Route("/health", health, methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
@@ -145,7 +156,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Exception: unexpected_error,
         },
         lifespan=lifespan,
-        middleware=[Middleware(EchoTenant)],
+        middleware=[
+            *cors_middleware(settings.cors_origins),
+            Middleware(EchoTenant),
+            # Innermost, after authentication: it keys authenticated callers by principal.
+            Middleware(
+                RateLimits,
+                per_ip=parse_limit(settings.rate_limit_per_ip),
+                per_client=parse_limit(settings.rate_limit_per_client),
+                exempt=parse_networks(settings.rate_limit_exempt),
+                trusted_proxies=parse_networks(settings.trusted_proxies),
+            ),
+        ],
     )
     app.state.settings = settings
     app.state.store = store

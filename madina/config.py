@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from madina.api.rate_limits import parse_limit, parse_networks
 from madina.store.base import Store
 from madina.store.engines import store_for
 
@@ -43,6 +45,36 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = False
     """JSON lines for log shippers; key=value lines for humans otherwise."""
+    auth: Literal["on", "off"] = "on"
+    """off: open mode for local development and conformance runs, no access control at all;
+    `madina serve` refuses it on any address but loopback."""
+    rate_limit_per_ip: str = "50,100"
+    """Anonymous requests per client address: "RATE,BURST" (requests per second, bucket size),
+    or "0" for no limit. Per worker process (see madina/api/rate_limits.py)."""
+    rate_limit_per_client: str = "200,400"
+    """Authenticated requests per principal (tenant and subject), same format."""
+    rate_limit_exempt: str = "127.0.0.0/8,::1"
+    """Comma-separated addresses/networks never limited (loopback: local tools, benchmarks)."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For is believed;
+    from anyone else the header is ignored."""
+    cors_origins: str = ""
+    """Comma-separated origins allowed to call the API from a browser ("*" for any); empty: no
+    CORS headers at all."""
+    hsts: bool = False
+    """Send Strict-Transport-Security: only behind TLS, which Madina itself does not terminate."""
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_client")
+    @classmethod
+    def _rate_limit_format(cls, value: str) -> str:
+        parse_limit(value)  # raises ValueError with the reason
+        return value
+
+    @field_validator("rate_limit_exempt", "trusted_proxies")
+    @classmethod
+    def _networks_format(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @property
     def store_database(self) -> str:
