@@ -61,6 +61,55 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attribute_instances_lookup
         ON attribute_instances (tenant, entity_id, attr, observed_at);
     """,
+    # 3: identities and sign-in state (madina.store.identities): users, API keys, refresh
+    # tokens, revoked access tokens, failed-login counters, the token signing secret.
+    """
+    CREATE TABLE auth_users (
+        tenant text NOT NULL,
+        name text NOT NULL,
+        password_hash text NOT NULL,
+        roles jsonb NOT NULL,
+        departments jsonb NOT NULL,
+        disabled boolean NOT NULL DEFAULT false,
+        created_at text NOT NULL,
+        PRIMARY KEY (tenant, name)
+    );
+    CREATE TABLE auth_api_keys (
+        id text PRIMARY KEY,
+        tenant text NOT NULL,
+        name text NOT NULL,
+        secret_hash text NOT NULL UNIQUE,
+        roles jsonb NOT NULL,
+        entity_ids jsonb NOT NULL,
+        disabled boolean NOT NULL DEFAULT false,
+        created_at text NOT NULL
+    );
+    CREATE TABLE auth_refresh_tokens (
+        token_hash text PRIMARY KEY,
+        family text NOT NULL,
+        subject text NOT NULL,
+        tenant text NOT NULL,
+        via text NOT NULL,
+        expires_at double precision NOT NULL,
+        used boolean NOT NULL DEFAULT false,
+        revoked boolean NOT NULL DEFAULT false
+    );
+    CREATE INDEX auth_refresh_tokens_family ON auth_refresh_tokens (family);
+    CREATE INDEX auth_refresh_tokens_subject ON auth_refresh_tokens (tenant, subject);
+    CREATE TABLE auth_revoked_access (
+        jti text PRIMARY KEY,
+        expires_at double precision NOT NULL
+    );
+    CREATE TABLE auth_login_failures (
+        key text PRIMARY KEY,
+        failures integer NOT NULL,
+        last_failure double precision NOT NULL
+    );
+    CREATE TABLE auth_secrets (
+        name text PRIMARY KEY,
+        value text NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -65,6 +65,55 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attr_values_txt ON attr_values (attr, txt, entity_pk) WHERE txt IS NOT NULL;
     CREATE INDEX attr_values_opaque ON attr_values (attr, entity_pk) WHERE opaque = 1;
     """,
+    # 3: identities and sign-in state (madina.store.identities): users, API keys, refresh
+    # tokens, revoked access tokens, failed-login counters, the token signing secret.
+    """
+    CREATE TABLE auth_users (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        departments TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, name)
+    );
+    CREATE TABLE auth_api_keys (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        roles TEXT NOT NULL,
+        entity_ids TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE auth_refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        family TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        via TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX auth_refresh_tokens_family ON auth_refresh_tokens (family);
+    CREATE INDEX auth_refresh_tokens_subject ON auth_refresh_tokens (tenant, subject);
+    CREATE TABLE auth_revoked_access (
+        jti TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE auth_login_failures (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_failure REAL NOT NULL
+    );
+    CREATE TABLE auth_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
