@@ -40,6 +40,7 @@ from madina.store.base import (
     WriteConflict,
     attribute_summaries,
 )
+from madina.store.postgres_identities import PostgresIdentities
 from madina.store.postgres_schema import check
 
 log = structlog.get_logger("madina.store")
@@ -93,6 +94,7 @@ class PostgresStore:
         self._listeners: dict[str, list[Callable[[str], None]]] = {}
         self._listener: threading.Thread | None = None
         self._closing = threading.Event()
+        self.identities = PostgresIdentities(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

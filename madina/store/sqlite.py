@@ -32,6 +32,7 @@ from madina.store.base import (
     attribute_summaries,
 )
 from madina.store.geometry import bbox_of
+from madina.store.sqlite_identities import SQLiteIdentities
 from madina.store.sqlite_schema import migrate
 
 GEO_KINDS = ("GeoProperty",)
@@ -69,6 +70,7 @@ class SQLiteStore:
         self._geo_filters: dict[int, Callable[[dict[str, Any]], bool]] = {}
         self._geo_tokens = itertools.count(1)
         self._lock_file: IO[bytes] | None = None
+        self.identities = SQLiteIdentities(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
