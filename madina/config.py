@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     """Comma-separated origins allowed to call the API from a browser ("*" for any); empty: no
     CORS headers at all."""
+    admin_token: str | None = None
+    """Accepted as an admin bearer token (automation, tests); unset: the first start creates an
+    `admin` user with a random password and logs it once."""
+    auth_secret: str | None = None
+    """HS256 key for access tokens; unset: one is generated once and kept in the database."""
+    access_token_ttl: float = 900.0
+    """Seconds an access token lives (a revoked one is refused at once anyway)."""
+    refresh_token_ttl: float = 30 * 24 * 3600.0
+    """Seconds a refresh token lives; each use rotates it."""
+    token_issuer: str = "madina"
+    """The `iss` of access tokens; tokens of another issuer are refused."""
     hsts: bool = False
     """Send Strict-Transport-Security: only behind TLS, which Madina itself does not terminate."""
 
