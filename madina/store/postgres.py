@@ -166,6 +166,10 @@ class PostgresStore:
                 yield conn
         except psycopg.errors.UniqueViolation as exc:
             raise WriteConflict(f"a concurrent write created the same entity: {exc}") from exc
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            # A failover turned this server into a standby: the URL must lead to the new
+            # primary (e.g. target_session_attrs=read-write); until then, retry later.
+            raise StoreUnavailable(f"the database is read-only (a standby?): {exc}") from exc
         except _UNAVAILABLE as exc:
             if isinstance(exc, psycopg.OperationalError):
                 with contextlib.suppress(psycopg_pool.PoolClosed):

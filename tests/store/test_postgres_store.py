@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from madina.store import postgres_history, postgres_schema
-from madina.store.base import EntityQuery, WriteConflict
+from madina.store.base import EntityQuery, StoreUnavailable, WriteConflict
 from madina.store.postgres import PostgresStore
 from tests.services import postgres_schema as fresh_schema
 from tests.store.test_sqlite_store import LOC, box_filter, entity
@@ -235,3 +235,17 @@ def test_threads_changing_one_entity_queue_in_the_process_and_all_land(store):
     doc = store.get("", "urn:ngsi-ld:T:1")
     assert sum(key.startswith("https://example.org/n") for key in doc) == 8
     assert all(not lock.locked() for lock in store._entity_locks._locks)
+
+
+def test_a_database_turned_read_only_is_unavailable_not_an_error(url):
+    """After a failover the old primary is a standby: writes answer 503, not 500."""
+    store = PostgresStore(url, pool_size=1)
+    store.open()
+    try:
+        with store.connection() as conn:
+            conn.execute("SET default_transaction_read_only = on")
+        with pytest.raises(StoreUnavailable, match="read-only"), store.transaction("") as tx:
+            tx.insert(entity(1))
+        assert store.get("", "urn:ngsi-ld:T:1") is None
+    finally:
+        store.close()
