@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import sys
 from pathlib import Path
 
 import orjson
+import structlog
 
 from madina import __version__
 from madina.config import Settings
@@ -38,6 +40,19 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json)
+    if settings.auth == "off":
+        if not is_loopback(settings.host):
+            print(
+                f"madina: cannot serve: MADINA_AUTH=off (open mode, no access control) is only "
+                f"allowed on a loopback address such as 127.0.0.1, not on {settings.host!r}",
+                file=sys.stderr,
+            )
+            return 1
+        structlog.get_logger("madina").warning(
+            "OPEN MODE: MADINA_AUTH=off, access control is DISABLED; anyone who reaches "
+            "this port may read and write everything. For local development only.",
+            host=settings.host,
+        )
     problem = _database_problem(settings)
     if problem is not None:
         print(f"madina: cannot serve: {problem}", file=sys.stderr)
@@ -48,6 +63,9 @@ def serve(args: argparse.Namespace) -> int:
         "log_config": None,
         "access_log": False,
         "server_header": False,
+        # Client addresses are Madina's business (MADINA_TRUSTED_PROXIES): uvicorn's default
+        # would believe X-Forwarded-For from any local peer.
+        "proxy_headers": False,
     }
     if args.workers > 1:
         # Worker processes build their own app from the environment, so pass the settings there.
@@ -60,6 +78,17 @@ def serve(args: argparse.Namespace) -> int:
     else:
         uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine (a name other than localhost
+    might resolve anywhere, so it does not count)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _database_problem(settings: Settings) -> str | None:
