@@ -16,9 +16,11 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
-from madina.api import http, jsonld_contexts, ngsild
+from madina.api import auth, http, jsonld_contexts, ngsild
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
+from madina.auth.middleware import Authentication
+from madina.auth.setup import authenticator
 from madina.config import Settings
 from madina.context.broker import Broker
 from madina.context.errors import (
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         # At most as many requests wait on the database as the pool has connections.
         app.state.store_limiter = anyio.CapacityLimiter(settings.db_pool_size)
+        app.state.auth = authenticator(settings, store, app.state.store_limiter)
         log.info(
             "broker started", database=describe(settings.store_database), version=__version__
         )
@@ -146,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
+            Mount("/auth", routes=auth.routes),
         ],
         exception_handlers={
             NgsiError: ngsi_error,
@@ -159,6 +163,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             *cors_middleware(settings.cors_origins),
             Middleware(EchoTenant),
+            Middleware(Authentication),
             # Innermost, after authentication: it keys authenticated callers by principal.
             Middleware(
                 RateLimits,

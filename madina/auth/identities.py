@@ -109,7 +109,7 @@ class Authenticator:
 
     async def client(self, key_id: str, secret: str, address: str) -> Principal:
         """The API key's principal once its id and secret match (client authentication)."""
-        keys = [(throttle.account_key("\x00key", key_id), throttle.ACCOUNT_FREE_FAILURES),
+        keys = [(throttle.account_key("api key", key_id), throttle.ACCOUNT_FREE_FAILURES),
                 (throttle.address_key(address), throttle.ADDRESS_FREE_FAILURES)]
         await self._check_throttle(keys)
         key = await self.run(self.store.get_api_key, key_id)

@@ -8,6 +8,8 @@ shares it.
 
 from __future__ import annotations
 
+import json
+
 ACCOUNT_FREE_FAILURES = 5
 ADDRESS_FREE_FAILURES = 20
 WINDOW = 15 * 60.0
@@ -16,7 +18,8 @@ MAX_DELAY = 15 * 60.0
 
 
 def account_key(tenant: str, name: str) -> str:
-    return f"account:{tenant}\x00{name}"
+    """Unambiguous for any tenant and name (JSON-quoted; PostgreSQL text holds no NUL)."""
+    return "account:" + json.dumps([tenant, name])
 
 
 def address_key(address: str) -> str:
