@@ -107,13 +107,17 @@ class TokenBuckets:
         return wait
 
 
+class TooManyRequests(NgsiError):
+    """The spec names no error for 429; as for 503 (ServiceUnavailable), the type is one clients
+    already handle and the status says what to do: retry after Retry-After seconds."""
+
+    name = "InternalError"
+    status = 429
+    title = "Too many requests; retry after the number of seconds in Retry-After"
+
+
 def ngsild_problem(detail: str) -> bytes:
-    """The spec names no error for 429; like 503, the type is one clients already handle and
-    the status says what to do (retry after Retry-After)."""
-    error = NgsiError(detail)
-    error.status = 429
-    error.title = "Too many requests; retry after the number of seconds in Retry-After"
-    return orjson.dumps(error.problem())
+    return orjson.dumps(TooManyRequests(detail).problem())
 
 
 def plain_error(detail: str) -> bytes:
