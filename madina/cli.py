@@ -212,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = db_commands.add_parser("upgrade", help="apply pending schema migrations (back up first)")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=db_upgrade)
+
+    from madina.auth.cli import add_commands
+
+    add_commands(commands, lambda args: _settings(args).store(), DB_HELP)
     return parser
 
 
