@@ -47,30 +47,39 @@ class SecurityHeaders:
         ]
         if hsts:
             common.append((b"strict-transport-security", HSTS.encode()))
-        self._common = common
+        # Per policy, the headers of a success and of an error answer, built once: this runs
+        # on every request of the hot path.
+        self._defaults = {
+            value: (
+                [*common, (b"content-security-policy", value)],
+                [*common, (b"content-security-policy", value), (b"cache-control", b"no-store")],
+            )
+            for _, value in self._csp
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        defaults = [*self._common, (b"content-security-policy", self._policy(scope["path"]))]
+        success, error = self._defaults[self._policy(scope["path"])]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                # An error describes one moment (a limit, an outage): never cache it.
+                defaults = error if message["status"] >= 400 else success
+                headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                extra = defaults
-                if message["status"] >= 400:
-                    # An error describes one moment (a limit, an outage): never cache it.
-                    extra = [*extra, (b"cache-control", b"no-store")]
-                headers.extend((name, value) for name, value in extra if name not in present)
+                headers += [(name, value) for name, value in defaults if name not in present]
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
     def _policy(self, path: str) -> bytes:
-        return next(value for prefix, value in self._csp if path.startswith(prefix))
+        for prefix, value in self._csp:
+            if path.startswith(prefix):
+                return value
+        raise AssertionError("the policy for / matches every path")
 
 
 def cors_middleware(origins: str) -> list[Middleware]:
