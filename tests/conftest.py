@@ -28,13 +28,15 @@ def engine(request) -> str:
 @pytest.fixture
 def settings(engine: str, tmp_path) -> Iterator[Settings]:
     """Settings for a broker on a fresh, empty database of the engine under test."""
-    # The suite's requests all come from one TestClient address: no rate limit in the way.
-    no_limits = {"rate_limit_per_ip": "0", "rate_limit_per_client": "0"}
+    # The suite's requests all come from one TestClient address: no rate limit in the way;
+    # an admin token spares every app start hashing a first admin's password (argon2).
+    test_defaults = {"rate_limit_per_ip": "0", "rate_limit_per_client": "0",
+                 "admin_token": "test-admin-token"}
     if engine == "sqlite":
-        yield Settings(database=str(tmp_path / "madina.db"), database_url=None, **no_limits)
+        yield Settings(database=str(tmp_path / "madina.db"), database_url=None, **test_defaults)
         return
     with postgres_schema() as url:
-        yield Settings(database_url=url, db_pool_size=4, **no_limits)
+        yield Settings(database_url=url, db_pool_size=4, **test_defaults)
 
 
 @pytest.fixture
