@@ -24,6 +24,7 @@ def test_weaker_parameters_need_a_rehash():
 
 
 def test_first_start_creates_one_admin(settings):
+    settings = settings.model_copy(update={"admin_token": None})
     store = settings.store()
     store.open()
     try:
