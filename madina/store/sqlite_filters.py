@@ -257,12 +257,14 @@ class _QCompiler:
         """Some item passes: array elements, every string of a languageMap, or the value."""
         alias = self.alias("j")
         src, path = target.src, _literal(target.path)
-        in_array = _dispatch(f"{alias}.type", f"{alias}.value", test)
         if target.language_strings:
             if "text" not in test:
                 return FALSE
-            sql = f"EXISTS (SELECT 1 FROM json_tree({src}, {path}) AS {alias} WHERE {in_array[0]})"
-            return sql, in_array[1]
+            # Only the strings of a language map take part; a stray number never matches.
+            strings = _dispatch(f"{alias}.type", f"{alias}.value", {"text": test["text"]})
+            sql = f"EXISTS (SELECT 1 FROM json_tree({src}, {path}) AS {alias} WHERE {strings[0]})"
+            return sql, strings[1]
+        in_array = _dispatch(f"{alias}.type", f"{alias}.value", test)
         array = (
             f"EXISTS (SELECT 1 FROM json_each({src}, {path}) AS {alias} WHERE {in_array[0]})",
             in_array[1],

@@ -320,3 +320,17 @@ def test_regexp_function_is_registered() -> None:
     assert conn.execute(
         "SELECT regexp('^a.c$', 'abc'), 'xyz' REGEXP 'y', regexp('a', 3)"
     ).fetchone() == (1, 1, 0)
+
+
+def test_only_strings_of_a_language_map_take_part() -> None:
+    """A number inside a languageMap (invalid, but storable) never matches, even when a value
+    list mixes a string and that number (found by the PostgreSQL engine's differential fuzz)."""
+    conn = sqlite3.connect(":memory:")
+    sqlite_filters.register_functions(conn)
+    conn.execute("CREATE TABLE entities (doc TEXT)")
+    doc = entity(1, color={"type": "LanguageProperty", "languageMap": {"en": 5, "fr": "bleu"}})
+    conn.execute("INSERT INTO entities VALUES (?)", (json.dumps(doc),))
+    for text, expected in (('color==5,"red"', False), ('color==5,"bleu"', True)):
+        node = qlang.resolve(qlang.parse_q(text), expand)
+        assert qlang.evaluate(node, doc) is expected
+        assert bool(sql_ids(conn, node)) is expected, text
