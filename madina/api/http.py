@@ -99,10 +99,14 @@ def negotiate(request: Request, allowed: Iterable[str] = (JSON, JSON_LD, GEO_JSO
 
 
 def check_params(request: Request, allowed: frozenset[str]) -> None:
-    """NGSI-LD 1.9 rejects unknown query parameters instead of ignoring them."""
+    """NGSI-LD 1.9 rejects unknown query parameters instead of ignoring them. No parameter or
+    path segment may hold U+0000 (see `_refuse_nul`)."""
     for name in request.query_params:
         if name not in allowed:
             raise InvalidRequest(f"unknown query parameter {name!r}")
+    texts = [*request.query_params.values(), *map(str, request.path_params.values())]
+    if any("\x00" in text for text in texts):
+        raise BadRequestData("parameters and identifiers cannot contain the character U+0000")
 
 
 def options_of(request: Request) -> set[str]:
@@ -136,7 +140,26 @@ async def read_json(request: Request, max_bytes: int) -> tuple[Any, bool]:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    if b"\\u0000" in raw:
+        _refuse_nul(body)
     return body, content_type == JSON_LD
+
+
+def _refuse_nul(value: Any) -> None:
+    """U+0000 is valid JSON but no text PostgreSQL stores (jsonb refuses it), so both engines
+    refuse it alike with a 400 instead of one of them failing. Only bodies whose raw text holds
+    the `\\u0000` escape are walked."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise BadRequestData("strings cannot contain the character U+0000")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 async def request_context(

@@ -8,7 +8,7 @@ import pytest
 
 from madina.config import Settings
 
-from .conftest import BASE, ERRORS, assert_problem, create, entity, exists, prop, retrieve
+from .conftest import BASE, ERRORS, assert_problem, create, entity, exists, prop, query, retrieve
 
 E1 = "urn:ngsi-ld:Room:1"
 
@@ -208,3 +208,17 @@ def test_attribute_type_that_is_not_a_string_is_400_not_500(client, attr):
     response = client.post(f"{BASE}/entities", json=entity(E1, "Room", x=attr))
     assert_problem(response, 400, "BadRequestData")
     assert not exists(client, E1)
+
+
+def test_the_nul_character_is_bad_request_data_on_every_engine(client):
+    """U+0000 is valid JSON, but PostgreSQL's jsonb cannot hold it: both engines refuse it
+    alike (400) in bodies, query parameters and identifiers, instead of one answering 500."""
+    body = entity("urn:ngsi-ld:Thing:nul", name=prop("a\u0000b"))
+    assert_problem(client.post(f"{BASE}/entities", json=body), 400, "BadRequestData")
+    nested = entity("urn:ngsi-ld:Thing:nul", name=prop({"k\u0000": 1}))
+    assert_problem(client.post(f"{BASE}/entities", json=nested), 400, "BadRequestData")
+    escaped = entity("urn:ngsi-ld:Thing:ok", name=prop("backslash \\u0000 is text"))
+    assert client.post(f"{BASE}/entities", json=escaped).status_code == 201
+    answer = query(client, type="Thing", q='name=="a\u0000"')
+    assert_problem(answer, 400, "BadRequestData")
+    assert_problem(client.get(f"{BASE}/entities/urn:x%00y"), 400, "BadRequestData")
