@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     auth: Literal["on", "off"] = "on"
     """off: open mode for local development and conformance runs, no access control at all;
     `madina serve` refuses it on any address but loopback."""
+    public_reads: bool = True
+    """Reads of public data (entities, types, attributes, @contexts) open to anonymous callers;
+    false: every read needs a credential too. Writes always need one."""
     rate_limit_per_ip: str = "50,100"
     """Anonymous requests per client address: "RATE,BURST" (requests per second, bucket size),
     or "0" for no limit. Per worker process (see madina/api/rate_limits.py)."""
