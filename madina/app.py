@@ -16,10 +16,11 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
-from madina.api import auth, http, jsonld_contexts, ngsild
+from madina.api import admin, auth, http, jsonld_contexts, ngsild
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
 from madina.auth.middleware import Authentication
+from madina.auth.rules import OPEN, allow
 from madina.auth.setup import authenticator
 from madina.config import Settings
 from madina.context.broker import Broker
@@ -39,6 +40,7 @@ from madina.store.engines import describe
 log = structlog.get_logger("madina")
 
 
+@allow(OPEN)
 async def health(request: Request) -> Response:
     """Healthy means able to serve: the database answers (else 503, so a load balancer takes
     the worker out of rotation until it does)."""
@@ -149,7 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
-            Mount("/auth", routes=auth.routes),
+            Mount("/auth", routes=[*auth.routes, *admin.routes]),
         ],
         exception_handlers={
             NgsiError: ngsi_error,

@@ -41,8 +41,10 @@ def settings(engine: str, tmp_path) -> Iterator[Settings]:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    """An HTTP client talking to a running broker app (lifespan started)."""
-    with TestClient(create_app(settings)) as test_client:
+    """An HTTP client talking to a running broker app (lifespan started), signed in with the
+    admin token: the suite runs with access control on, as an admin of whichever tenant."""
+    headers = {"Authorization": f"Bearer {settings.admin_token}"}
+    with TestClient(create_app(settings), headers=headers) as test_client:
         yield test_client
 
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from madina.api.rate_limits import client_address, parse_networks
 from madina.auth.identities import Authenticator, Grant, InvalidClient, InvalidGrant, Throttled
 from madina.auth.principal import Via
+from madina.auth.rules import OPEN, SIGNED_IN, allow
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16 * 1024
@@ -97,6 +98,7 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
     return _required(form, "client_id"), _required(form, "client_secret")
 
 
+@allow(OPEN)
 async def token(request: Request) -> Response:
     auth: Authenticator = request.app.state.auth
     try:
@@ -135,6 +137,7 @@ def _grant_body(grant: Grant) -> dict:
     return body
 
 
+@allow(OPEN)
 async def revoke(request: Request) -> Response:
     """RFC 7009 §2.2: 200 whether or not the token was valid, so nothing leaks."""
     try:
@@ -145,6 +148,7 @@ async def revoke(request: Request) -> Response:
     return _answer({})
 
 
+@allow(SIGNED_IN)
 async def logout(request: Request) -> Response:
     """End the presented access token and the refresh tokens of its sign-in."""
     claims = request.state.token_claims

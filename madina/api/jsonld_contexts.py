@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from madina.auth.principal import Role
+from madina.auth.rules import PUBLIC_READ, allow
 from madina.context.errors import BadRequestData, InvalidRequest
 from madina.context.jsonld import ContextResolver
 
@@ -41,12 +43,14 @@ def _json(body: object, status_code: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
+@allow(PUBLIC_READ)
 async def list_contexts(request: Request) -> Response:
     _only_params(request, {"details", "kind"})
     kind = request.query_params.get("kind")
     return _json(_resolver(request).list(_flag(request, "details"), kind))
 
 
+@allow(Role.OPERATOR)
 async def add_context(request: Request) -> Response:
     _only_params(request, set())
     try:
@@ -57,11 +61,13 @@ async def add_context(request: Request) -> Response:
     return Response(status_code=201, headers={"Location": _BASE + quote(local_id, safe=":")})
 
 
+@allow(PUBLIC_READ)
 async def get_context(request: Request) -> Response:
     _only_params(request, set())
     return _json(_resolver(request).get(request.path_params["contextId"]))
 
 
+@allow(Role.OPERATOR)
 async def delete_context(request: Request) -> Response:
     _only_params(request, {"reload"})
     context_id = request.path_params["contextId"]

@@ -1,6 +1,9 @@
 """The NGSI-LD HTTP binding (clause 6) for entities, attributes, batches and discovery.
 
 Thin by design: check parameters and media types, resolve the @context, call the broker, render.
+Each endpoint declares who may call it (madina.auth.rules): reads are public, writes need an
+operator, or a device writing its own entities; deletes are for operators only, since a sensor
+reports and never retires what it reports on.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from starlette.routing import Route
 
 from madina.api import http
 from madina.api.http import GEO_JSON, JSON, JSON_LD, RequestContext
+from madina.auth.principal import Role
+from madina.auth.rules import DEVICE_OWN_ENTITY, PUBLIC_READ, allow
 from madina.context import discovery, qlang
 from madina.context.broker import BatchResult, Broker, now_iso
 from madina.context.entity_model import is_geojson_geometry
@@ -176,6 +181,7 @@ def _query_params(request: Request) -> QueryParams:
 
 
 # -- entities ----------------------------------------------------------------------------------
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def create_entity(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, ctx = await _body_and_ctx(request)
@@ -188,6 +194,7 @@ async def create_entity(request: Request) -> Response:
     )
 
 
+@allow(PUBLIC_READ)
 async def query_entities(request: Request) -> Response:
     http.check_params(request, QUERY_PARAMS)
     ctx = await _ctx(request)
@@ -236,6 +243,7 @@ def _count(request: Request, limit: int) -> bool:
     return value == "true"
 
 
+@allow(Role.OPERATOR)
 async def purge_entities(request: Request) -> Response:
     http.check_params(request, frozenset({"id", "idPattern", "type", "q", "scopeQ", "georel",
                                           "geometry", "coordinates", "geoproperty", "attrs",
@@ -258,6 +266,7 @@ async def purge_entities(request: Request) -> Response:
     return http.no_content()
 
 
+@allow(PUBLIC_READ)
 async def retrieve_entity(request: Request) -> Response:
     http.check_params(request, RETRIEVE_PARAMS)
     ctx = await _ctx(request)
@@ -273,6 +282,7 @@ async def retrieve_entity(request: Request) -> Response:
     return http.json_response(entity, ctx)
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def replace_entity(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, ctx = await _body_and_ctx(request)
@@ -281,6 +291,7 @@ async def replace_entity(request: Request) -> Response:
     return http.no_content()
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def merge_entity(request: Request) -> Response:
     http.check_params(request, frozenset({"options"}))
     body, ctx = await _body_and_ctx(request)
@@ -289,6 +300,7 @@ async def merge_entity(request: Request) -> Response:
     return http.no_content()
 
 
+@allow(Role.OPERATOR)
 async def delete_entity(request: Request) -> Response:
     http.check_params(request, frozenset({"type"}))
     ctx = await _ctx(request)
@@ -318,6 +330,7 @@ def _partial(not_updated: list[dict[str, Any]], ctx: RequestContext, body: dict[
     return http.json_response({"updated": updated, "notUpdated": reasons}, ctx, status=207)
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def append_attrs(request: Request) -> Response:
     http.check_params(request, frozenset({"options", "type"}))
     body, ctx = await _body_and_ctx(request)
@@ -331,6 +344,7 @@ async def append_attrs(request: Request) -> Response:
     return _partial(not_updated, ctx, body)
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def update_attrs(request: Request) -> Response:
     http.check_params(request, frozenset({"options"}))
     body, ctx = await _body_and_ctx(request)
@@ -342,6 +356,7 @@ async def update_attrs(request: Request) -> Response:
     return _partial(not_updated, ctx, body)
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def partial_update_attr(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, ctx = await _body_and_ctx(request)
@@ -353,6 +368,7 @@ async def partial_update_attr(request: Request) -> Response:
     return http.no_content()
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def replace_attr(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, ctx = await _body_and_ctx(request)
@@ -364,6 +380,7 @@ async def replace_attr(request: Request) -> Response:
     return http.no_content()
 
 
+@allow(Role.OPERATOR)
 async def delete_attr(request: Request) -> Response:
     http.check_params(request, frozenset({"datasetId", "deleteAll"}))
     ctx = await _ctx(request)
@@ -406,6 +423,7 @@ def _batch_response(result: BatchResult, ctx: RequestContext, created_status: bo
     return http.no_content()
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def batch_create(request: Request) -> Response:
     http.check_params(request, frozenset())
     items, ctx = await _batch_items(request)
@@ -413,6 +431,7 @@ async def batch_create(request: Request) -> Response:
     return _batch_response(result, ctx, True)
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def batch_upsert(request: Request) -> Response:
     http.check_params(request, frozenset({"options"}))
     options = http.options_of(request) - {""}
@@ -428,6 +447,7 @@ async def batch_upsert(request: Request) -> Response:
     return http.no_content()
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def batch_update(request: Request) -> Response:
     http.check_params(request, frozenset({"options"}))
     no_overwrite = "noOverwrite" in http.options_of(request)
@@ -437,6 +457,7 @@ async def batch_update(request: Request) -> Response:
     return _batch_response(result, ctx, False)
 
 
+@allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def batch_merge(request: Request) -> Response:
     http.check_params(request, frozenset())
     items, ctx = await _batch_items(request)
@@ -444,6 +465,7 @@ async def batch_merge(request: Request) -> Response:
     return _batch_response(result, ctx, False)
 
 
+@allow(Role.OPERATOR)
 async def batch_delete(request: Request) -> Response:
     http.check_params(request, frozenset())
     body, _ = await http.read_json(request, _limits(request).max_body_bytes)
@@ -454,6 +476,7 @@ async def batch_delete(request: Request) -> Response:
     return _batch_response(result, ctx, False)
 
 
+@allow(PUBLIC_READ)
 async def batch_query(request: Request) -> Response:
     http.check_params(request, frozenset({"limit", "offset", "count", "options", "format",
                                           "lang", "local"}))
@@ -516,6 +539,7 @@ def _query_from_body(body: dict[str, Any]) -> QueryParams:
 
 
 # -- discovery ---------------------------------------------------------------------------------
+@allow(PUBLIC_READ)
 async def list_types(request: Request) -> Response:
     http.check_params(request, frozenset({"details", "local"}))
     ctx = await _ctx(request, accept=(JSON, JSON_LD))
@@ -526,6 +550,7 @@ async def list_types(request: Request) -> Response:
     return http.json_response(payload, ctx)
 
 
+@allow(PUBLIC_READ)
 async def get_type(request: Request) -> Response:
     http.check_params(request, frozenset({"local"}))
     ctx = await _ctx(request, accept=(JSON, JSON_LD))
@@ -536,6 +561,7 @@ async def get_type(request: Request) -> Response:
     return http.json_response(payload, ctx)
 
 
+@allow(PUBLIC_READ)
 async def list_attributes(request: Request) -> Response:
     http.check_params(request, frozenset({"details", "local"}))
     ctx = await _ctx(request, accept=(JSON, JSON_LD))
@@ -547,6 +573,7 @@ async def list_attributes(request: Request) -> Response:
     return http.json_response(payload, ctx)
 
 
+@allow(PUBLIC_READ)
 async def get_attribute(request: Request) -> Response:
     http.check_params(request, frozenset({"local"}))
     ctx = await _ctx(request, accept=(JSON, JSON_LD))

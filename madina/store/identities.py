@@ -67,6 +67,10 @@ class IdentityStore(Protocol):
     def list_users(self, tenant: str | None = None) -> list[User]: ...
     def set_user_disabled(self, tenant: str, name: str, disabled: bool) -> bool: ...
     def set_password_hash(self, tenant: str, name: str, password_hash: str) -> None: ...
+    def set_user_roles(self, tenant: str, name: str, roles: tuple[str, ...],
+                       departments: tuple[str, ...]) -> bool: ...
+    def tenants(self) -> list[str]:
+        """Every tenant that holds entities, users or API keys ("" when the default does)."""
     def has_admin(self) -> bool:
         """Whether any tenant has an enabled user holding the admin role."""
 
@@ -190,6 +194,22 @@ class IdentitySQL:
             "UPDATE auth_users SET password_hash = ? WHERE tenant = ? AND name = ?",
             (password_hash, tenant, name),
         )
+
+    def set_user_roles(self, tenant: str, name: str, roles: tuple[str, ...],
+                       departments: tuple[str, ...]) -> bool:
+        rows = self._write(
+            "UPDATE auth_users SET roles = ?, departments = ? WHERE tenant = ? AND name = ?"
+            " RETURNING name",
+            (_json(roles), _json(departments), tenant, name),
+        )
+        return bool(rows)
+
+    def tenants(self) -> list[str]:
+        rows = self._read(
+            "SELECT name FROM tenants UNION SELECT tenant FROM auth_users"
+            " UNION SELECT tenant FROM auth_api_keys ORDER BY 1"
+        )
+        return [row[0] for row in rows]
 
     def has_admin(self) -> bool:
         return any(
