@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from madina.api.rate_limits import parse_limit, parse_networks
+from madina.auth.oidc import parse_role_map
 from madina.store.base import Store
 from madina.store.engines import store_for
 
@@ -77,6 +78,24 @@ class Settings(BaseSettings):
     """The `iss` of access tokens; tokens of another issuer are refused."""
     hsts: bool = False
     """Send Strict-Transport-Security: only behind TLS, which Madina itself does not terminate."""
+    audit_retention_days: int = 365
+    """Audit log entries older than this are deleted (checked daily)."""
+    oidc_issuer: str | None = None
+    """An OpenID Connect provider (e.g. a Keycloak realm URL) whose bearer tokens are accepted
+    besides Madina's own; its tokens are told apart by their `iss`."""
+    oidc_audience: str | None = None
+    """The `aud` the provider's tokens must carry (required with an issuer: without it a token
+    the provider issued to any other application would be accepted here)."""
+    oidc_jwks_url: str | None = None
+    """Where the provider's signing keys are; unset: from `<issuer>/.well-known/
+    openid-configuration`."""
+    oidc_roles_claim: str = "realm_access.roles"
+    """Dotted path of the claim listing the provider's roles (Keycloak's realm roles)."""
+    oidc_role_map: str = ""
+    """Provider role=Madina role pairs, e.g. "city-admin=admin,city-operator=operator"; roles
+    not named here grant nothing."""
+    oidc_tenant_claim: str | None = None
+    """Claim naming the tenant of the token's user; unset: the default tenant."""
 
     @field_validator("rate_limit_per_ip", "rate_limit_per_client")
     @classmethod
@@ -89,6 +108,20 @@ class Settings(BaseSettings):
     def _networks_format(cls, value: str) -> str:
         parse_networks(value)
         return value
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map_format(cls, value: str) -> str:
+        parse_role_map(value)
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_audience_required(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("MADINA_OIDC_ISSUER needs MADINA_OIDC_AUDIENCE")
+        if self.oidc_issuer == self.token_issuer:
+            raise ValueError("MADINA_OIDC_ISSUER must differ from MADINA_TOKEN_ISSUER")
+        return self
 
     @property
     def store_database(self) -> str:

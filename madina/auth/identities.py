@@ -16,6 +16,7 @@ from typing import Any
 import anyio.to_thread
 
 from madina.auth import throttle
+from madina.auth.oidc import OidcVerifier
 from madina.auth.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
 from madina.auth.principal import Principal, Role, Via
 from madina.auth.tokens import (
@@ -77,6 +78,7 @@ class Authenticator:
         refresh_ttl: float,
         admin_token: str | None = None,
         clock: Callable[[], float] = time.time,
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
@@ -84,6 +86,8 @@ class Authenticator:
         self.refresh_ttl = refresh_ttl
         self._admin_token = admin_token.encode() if admin_token else None
         self.clock = clock
+        self.oidc = oidc
+        """An external OpenID Connect provider whose tokens are accepted too (None: none)."""
 
     # -- token endpoint grants ---------------------------------------------------------------
     async def password_grant(self, tenant: str, name: str, password: str, address: str) -> Grant:
@@ -176,11 +180,15 @@ class Authenticator:
 
     # -- per-request credentials -------------------------------------------------------------
     async def bearer(self, token: str, tenant: str) -> tuple[Principal, dict[str, Any] | None]:
-        """The principal of a bearer token, and the JWT claims (None for the admin token)."""
+        """The principal of a bearer token, and our JWT's claims (None for the admin token and
+        for an OIDC provider's token, which we can neither revoke nor log out)."""
         if self._admin_token is not None and hmac.compare_digest(
             token.encode(), self._admin_token
         ):
             return Principal("admin", tenant, frozenset({Role.ADMIN}), Via.ADMIN_TOKEN), None
+        if self.oidc is not None and self.oidc.issued(token):
+            # May fetch the provider's keys: off the event loop.
+            return await anyio.to_thread.run_sync(self.oidc.verify, token), None
         claims = self.signer.verify(token)
         if await self.run(self.store.access_revoked, claims["jti"]):
             raise InvalidToken("the token was revoked")
