@@ -16,10 +16,12 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
-from madina.api import auth, http, jsonld_contexts, ngsild, openapi
+from madina.api import admin, auth, http, jsonld_contexts, ngsild, openapi
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
 from madina.auth.middleware import Authentication
+from madina.auth.oidc import oidc_verifier
+from madina.auth.rules import OPEN, allow
 from madina.auth.setup import authenticator
 from madina.config import Settings
 from madina.context.broker import Broker
@@ -39,6 +41,7 @@ from madina.store.engines import describe
 log = structlog.get_logger("madina")
 
 
+@allow(OPEN)
 async def health(request: Request) -> Response:
     """Healthy means able to serve: the database answers (else 503, so a load balancer takes
     the worker out of rotation until it does)."""
@@ -137,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # At most as many requests wait on the database as the pool has connections.
         app.state.store_limiter = anyio.CapacityLimiter(settings.db_pool_size)
         app.state.auth = authenticator(settings, store, app.state.store_limiter)
+        app.state.auth.oidc = oidc_verifier(settings)
         log.info(
             "broker started", database=describe(settings.store_database), version=__version__
         )
@@ -150,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
-            Mount("/auth", routes=auth.routes),
+            Mount("/auth", routes=[*auth.routes, *admin.routes]),
         ],
         exception_handlers={
             NgsiError: ngsi_error,
