@@ -41,6 +41,8 @@ class Grant:
     """False for grants that touch no tenant's data (the token endpoint, logout)."""
     needs_credential: bool = True
     """False when an anonymous caller may be admitted (whether it is depends on `check`)."""
+    role: Role | None = None
+    """The role a role grant asks for (admins hold every role)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def _role(role: Role) -> Grant:
     async def check(principal: Principal, request: Request) -> bool:
         return principal.has(role)
 
-    return Grant(f"the {role.value} role", check)
+    return Grant(f"the {role.value} role", check, role=role)
 
 
 async def _device_owns_entities(principal: Principal, request: Request) -> bool:
