@@ -336,7 +336,8 @@ class ContextResolver:
             return LdContextNotAvailable(f"@context {url} cannot be retrieved: {reason}")
 
         if urlsplit(url).scheme not in ("http", "https"):
-            raise unavailable("not a known context and not an http(s) URL")
+            # Nothing to retrieve, now or later: the client's mistake, not an outage.
+            raise BadRequestData(f"@context {url!r} is neither a known context nor an http(s) URL")
         if not self._allow_remote:
             raise unavailable("fetching remote contexts is disabled")
         headers = {"Accept": "application/ld+json, application/json;q=0.9"}
