@@ -44,7 +44,9 @@ def ceiling_command(port: int, workers: int) -> list[str]:
 @contextmanager
 def running(command: list[str], port: int, log: Path) -> Iterator[int]:
     """Run `command` until /health answers, yield its pid, then stop it (SIGINT, then SIGKILL)."""
-    env = {**os.environ, "MADINA_LOG_LEVEL": "warning"}
+    # Open mode: the load scripts send no credential, and the benchmarks measure the broker,
+    # not signing in (loopback only, which `madina serve` insists on for MADINA_AUTH=off).
+    env = {**os.environ, "MADINA_LOG_LEVEL": "warning", "MADINA_AUTH": "off"}
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT,
