@@ -110,6 +110,27 @@ MIGRATIONS: list[str] = [
         value text NOT NULL
     );
     """,
+    # 4: the audit log (madina.store.audit), partitioned by month (audit_postgres keeps
+    # partitions ahead of time and drops expired ones whole).
+    """
+    CREATE TABLE audit_log (
+        at timestamptz NOT NULL,
+        tenant text NOT NULL,
+        subject text NOT NULL,
+        subject_tenant text NOT NULL,
+        via text NOT NULL,
+        roles jsonb NOT NULL,
+        action text NOT NULL,
+        method text NOT NULL,
+        path text NOT NULL,
+        entity_ids jsonb NOT NULL,
+        status integer,
+        detail text NOT NULL,
+        client text NOT NULL,
+        request_id text NOT NULL
+    ) PARTITION BY RANGE (at);
+    CREATE INDEX audit_log_tenant ON audit_log (tenant, at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

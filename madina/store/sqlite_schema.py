@@ -114,6 +114,28 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 4: the audit log (madina.store.audit): writes, refused writes, personal-data reads.
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        subject_tenant TEXT NOT NULL,
+        via TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        action TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        entity_ids TEXT NOT NULL,
+        status INTEGER,
+        detail TEXT NOT NULL,
+        client TEXT NOT NULL,
+        request_id TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_at ON audit_log (at);
+    CREATE INDEX audit_log_tenant ON audit_log (tenant, at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
