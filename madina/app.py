@@ -16,13 +16,14 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
-from madina.api import admin, auth, http, jsonld_contexts, ngsild, openapi
+from madina.api import admin, audit, auth, http, jsonld_contexts, ngsild, openapi
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
+from madina.auth.audit import Audit, AuditLog, audit_table
 from madina.auth.middleware import Authentication
 from madina.auth.oidc import oidc_verifier
 from madina.auth.rules import OPEN, allow
-from madina.auth.setup import authenticator
+from madina.auth.setup import authenticator, runner
 from madina.config import Settings
 from madina.context.broker import Broker
 from madina.context.errors import (
@@ -141,12 +142,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.store_limiter = anyio.CapacityLimiter(settings.db_pool_size)
         app.state.auth = authenticator(settings, store, app.state.store_limiter)
         app.state.auth.oidc = oidc_verifier(settings)
+        app.state.audit = AuditLog(audit_table(store), runner(store, app.state.store_limiter))
+        await app.state.audit.maintain(settings.audit_retention_days)
+        audit_maintenance = asyncio.create_task(
+            app.state.audit.daily(settings.audit_retention_days)
+        )
         log.info(
             "broker started", database=describe(settings.store_database), version=__version__
         )
         try:
             yield
         finally:
+            audit_maintenance.cancel()
             store.close()
 
     app = MadinaApp(
@@ -154,7 +161,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
-            Mount("/auth", routes=[*auth.routes, *admin.routes]),
+            Mount("/auth", routes=[*auth.routes, *admin.routes, *audit.routes]),
         ],
         exception_handlers={
             NgsiError: ngsi_error,
@@ -168,6 +175,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             *cors_middleware(settings.cors_origins),
             Middleware(EchoTenant),
+            # Outside authentication, so that writes it refuses (401) are recorded too.
+            Middleware(Audit, trusted_proxies=parse_networks(settings.trusted_proxies)),
             Middleware(Authentication),
             # Innermost, after authentication: it keys authenticated callers by principal.
             Middleware(
