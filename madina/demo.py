@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 import threading
 import time
 from datetime import UTC, datetime
@@ -41,9 +42,13 @@ def run_demo(host: str, port: int, db: str) -> None:
     """Serve a broker on `host:port` backed by `db` and load the demo city into it.
 
     Blocks until the server stops (Ctrl-C). The loader runs in a side thread so that uvicorn keeps
-    the main thread and with it the signal handling that makes Ctrl-C a clean shutdown.
+    the main thread and with it the signal handling that makes Ctrl-C a clean shutdown. Access
+    control stays on: the demo writes with an admin token (MADINA_ADMIN_TOKEN, else a random one
+    for this run) and prints it, so trying a write shows what a real deployment asks for.
     """
     settings = Settings(database=db, host=host, port=port)
+    token = settings.admin_token or secrets.token_urlsafe(24)
+    settings = settings.model_copy(update={"admin_token": token})
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -54,7 +59,8 @@ def run_demo(host: str, port: int, db: str) -> None:
     )  # the same uvicorn settings as `madina serve`; logging is configured by the CLI
     server = uvicorn.Server(config)
     base_url = f"http://{_client_host(host)}:{port}"
-    loader = threading.Thread(target=_load_when_ready, args=(server, base_url), daemon=True)
+    loader = threading.Thread(target=_load_when_ready, args=(server, base_url, token),
+                              daemon=True)
     loader.start()
     server.run()
 
@@ -64,9 +70,10 @@ def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-def _load_when_ready(server: uvicorn.Server, base_url: str) -> None:
+def _load_when_ready(server: uvicorn.Server, base_url: str, token: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the loader's requests are not news
-    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, timeout=30.0, headers=headers) as client:
         if not _wait_for_health(client):
             print(f"madina demo: broker did not answer {base_url}/health; stopping")
             server.should_exit = True
@@ -77,7 +84,7 @@ def _load_when_ready(server: uvicorn.Server, base_url: str) -> None:
             print(f"madina demo: loading the demo city failed: {error}")
             server.should_exit = True
             return
-    print(_welcome(base_url, loaded))
+    print(_welcome(base_url, loaded, token))
 
 
 def _wait_for_health(client: httpx.Client) -> bool:
@@ -170,7 +177,7 @@ def _parking_spot(number: int, rng: random.Random, now: str) -> dict[str, Any]:
     }
 
 
-def _welcome(base_url: str, loaded: int) -> str:
+def _welcome(base_url: str, loaded: int, token: str) -> str:
     api = f"{base_url}{NGSI_LD}"
     lon, lat = HELSINKI
     near = f"georel=near;maxDistance==1000&geometry=Point&coordinates=%5B{lon},{lat}%5D"
@@ -184,6 +191,11 @@ def _welcome(base_url: str, loaded: int) -> str:
             f"  curl '{api}/entities?type=ParkingSpot&q=status==%22free%22&{near}'",
             f"  curl '{api}/entities/urn:ngsi-ld:ParkingSpot:helsinki-001'",
             f"  curl '{base_url}/health'",
+            "Reads are open; writes need a credential. This run's admin token:",
+            f"  TOKEN={token}",
+            f"  curl -X PATCH '{api}/entities/urn:ngsi-ld:ParkingSpot:helsinki-001/attrs' "
+            "-H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+            "-d '{\"status\": {\"type\": \"Property\", \"value\": \"free\"}}'",
             "Ctrl-C stops the broker; the data stays in the database file.",
             "",
         ]
