@@ -15,15 +15,12 @@ from starlette.routing import Route
 from madina.auth.audit import AuditLog, personal_data
 from madina.auth.principal import Principal, Role, Via
 from madina.auth.rules import allow
+from madina.context.errors import BadRequestData
 from madina.store.audit import AuditEntry
 
 DEFAULT_LIMIT = 100
 PARAMETERS = frozenset({"since", "until", "subject", "limit", "tenant"})
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-class BadParameter(Exception):
-    pass
 
 
 def _time(request: Request, name: str) -> datetime | None:
@@ -33,9 +30,9 @@ def _time(request: Request, name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise BadParameter(f"{name} must be an ISO 8601 date-time") from None
+        raise BadRequestData(f"{name} must be an ISO 8601 date-time") from None
     if moment.tzinfo is None:
-        raise BadParameter(f"{name} must name its time zone (e.g. a trailing Z)")
+        raise BadRequestData(f"{name} must name its time zone (e.g. a trailing Z)")
     return moment.astimezone(UTC)
 
 
@@ -43,7 +40,7 @@ def _limit(request: Request) -> int:
     value = request.query_params.get("limit", str(DEFAULT_LIMIT))
     maximum = request.app.state.settings.max_limit
     if not value.isdigit() or not 0 < int(value) <= maximum:
-        raise BadParameter(f"limit must be a whole number from 1 to {maximum}")
+        raise BadRequestData(f"limit must be a whole number from 1 to {maximum}")
     return int(value)
 
 
@@ -52,7 +49,7 @@ def _tenant(request: Request, principal: Principal) -> str | None:
     if principal.via is Via.ADMIN_TOKEN:
         return request.query_params.get("tenant")
     if request.query_params.get("tenant", principal.tenant) != principal.tenant:
-        raise BadParameter("an admin reads only the audit log of its own tenant")
+        raise BadRequestData("an admin reads only the audit log of its own tenant")
     return principal.tenant
 
 
@@ -75,23 +72,15 @@ def render(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def _error(description: str) -> Response:
-    body = {"error": "invalid_request", "error_description": description}
-    return Response(orjson.dumps(body), 400, NO_STORE, media_type="application/json")
-
-
 @allow(Role.ADMIN)
 async def audit_log(request: Request) -> Response:
     principal: Principal = request.state.principal
-    try:
-        unknown = set(request.query_params) - PARAMETERS
-        if unknown:
-            raise BadParameter(f"unknown query parameter {sorted(unknown)[0]!r}")
-        tenant = _tenant(request, principal)
-        since, until = _time(request, "since"), _time(request, "until")
-        limit = _limit(request)
-    except BadParameter as exc:
-        return _error(str(exc))
+    unknown = set(request.query_params) - PARAMETERS
+    if unknown:
+        raise BadRequestData(f"unknown query parameter {sorted(unknown)[0]!r}")
+    tenant = _tenant(request, principal)
+    since, until = _time(request, "since"), _time(request, "until")
+    limit = _limit(request)
     audit: AuditLog = request.app.state.audit
     entries = await audit.query(tenant, since, until, request.query_params.get("subject"),
                                 limit)
@@ -101,3 +90,51 @@ async def audit_log(request: Request) -> Response:
 
 
 routes = [Route("/audit", audit_log, methods=["GET"])]
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_ENTRY = {
+    "type": "object",
+    "required": ["at", "tenant", "subject", "subjectTenant", "via", "roles", "action", "method",
+                 "path", "entityIds", "status", "detail", "client", "requestId"],
+    "properties": {
+        "at": _TIME, "tenant": {"type": "string"}, "subject": {"type": "string"},
+        "subjectTenant": {"type": "string"}, "via": {"type": "string"},
+        "roles": {"type": "array", "items": {"type": "string"}},
+        "action": {"enum": ["write", "refused", "personal_data"]},
+        "method": {"type": "string"}, "path": {"type": "string"},
+        "entityIds": {"type": "array", "items": {"type": "string"}},
+        "status": {"type": ["integer", "null"]}, "detail": {"type": "string"},
+        "client": {"type": "string"}, "requestId": {"type": "string"},
+    },
+}
+OPENAPI: dict[str, dict[str, Any]] = {
+    "/auth/audit": {
+        "get": {
+            "operationId": "auditLog",
+            "summary": "the audit log, newest first (admins: their tenant; admin token: any)",
+            "tags": ["Admin"],
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"$ref": "#/components/parameters/Tenant"},
+                _query("since", _TIME, "entries at or after this time"),
+                _query("until", _TIME, "entries before this time"),
+                _query("subject", {"type": "string"}, "entries of this caller only"),
+                _query("limit", {"type": "integer", "minimum": 1}, "at most this many"),
+                _query("tenant", {"type": "string"}, "admin token only: one tenant's entries"),
+            ],
+            "responses": {
+                "200": {"description": "entries", "content": {"application/json": {
+                    "schema": {"type": "array", "items": _ENTRY}}}},
+                **{str(status): {"$ref": f"#/components/responses/ProblemDetails{status}"}
+                   for status in (400, 401, 403, 429, 503)},
+            },
+        },
+    },
+}
+"""This route in the app's OpenAPI description (madina.api.openapi merges it)."""
