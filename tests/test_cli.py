@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from madina.app import create_app
 from madina.config import Settings
 
 MADINA = [sys.executable, "-m", "madina.cli"]
+OPEN_MODE = {**os.environ, "MADINA_AUTH": "off"}
+"""For servers whose tests write without a credential: they are about serving, not signing in."""
 
 
 def free_port() -> int:
@@ -68,7 +71,8 @@ def test_serve_creates_the_database_and_answers(served):
 @contextmanager
 def offline_broker(db: Path) -> Iterator[TestClient]:
     """The app on `db` with remote @context fetching off, as in an air-gapped city."""
-    with TestClient(create_app(Settings(database=str(db), fetch_remote_contexts=False))) as c:
+    settings = Settings(database=str(db), fetch_remote_contexts=False, auth="off")
+    with TestClient(create_app(settings)) as c:
         yield c
 
 
@@ -107,7 +111,7 @@ def test_workers_share_tenants_contexts_and_names(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [*MADINA, "serve", "--port", str(port), "--db", str(tmp_path / "w.db"), "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=OPEN_MODE,
     )
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     try:
@@ -151,7 +155,8 @@ def test_every_acknowledged_write_survives_a_kill(tmp_path):
 
     def start() -> subprocess.Popen:
         proc = subprocess.Popen([*MADINA, "serve", "--port", str(port), "--db", str(db)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=OPEN_MODE)
         for _ in range(100):
             try:
                 httpx.get(base + "/health")

@@ -60,7 +60,8 @@ class Server:
         self.db = db
         self.log = log
         self.workers = workers
-        self.env = {**os.environ, **(env or {})}
+        # Open mode: these tests are about workers and failover, not signing in.
+        self.env = {**os.environ, "MADINA_AUTH": "off", **(env or {})}
         self.env.pop("MADINA_DATABASE_URL", None)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

@@ -22,7 +22,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from madina.auth.principal import Principal, Role, Via
+from madina.auth.principal import ANONYMOUS, Principal, Role, Via
 from madina.context.errors import InvalidRequest, PayloadTooLarge
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -163,7 +163,9 @@ def requested_tenants(request: Request) -> set[str]:
 
 async def refusal_of(rule: Rule, request: Request) -> Response | None:
     """None when the request may go on, else the 401 or 403 answer."""
-    principal: Principal = request.state.principal
+    # No principal means no Authentication middleware in front (an app assembled by hand):
+    # such a caller is nobody, the least privileged answer.
+    principal: Principal = getattr(request.state, "principal", ANONYMOUS)
     if rule.tenant_scoped and principal.authenticated and principal.via is not Via.ADMIN_TOKEN:
         foreign = requested_tenants(request) - {principal.tenant}
         if foreign:

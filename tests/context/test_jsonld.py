@@ -18,6 +18,7 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from madina.api.jsonld_contexts import routes
+from madina.config import Settings
 from madina.context.errors import BadRequestData, LdContextNotAvailable, NgsiError
 from madina.context.jsonld import CORE_CONTEXT_URL, ContextResolver, parse_link_header
 from madina.context.jsonld_shipped import SHIPPED_CONTEXTS, load_shipped
@@ -349,6 +350,7 @@ def client() -> Iterator[TestClient]:
         routes=[Mount("/ngsi-ld/v1", routes=routes)], exception_handlers={NgsiError: problem}
     )
     app.state.contexts = ContextResolver(allow_remote=False)
+    app.state.settings = Settings(auth="off")  # the routes' rules, without sign-in machinery
     with TestClient(app) as test_client:
         yield test_client
 
