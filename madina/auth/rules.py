@@ -27,7 +27,6 @@ from madina.context.errors import InvalidRequest, PayloadTooLarge
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Check = Callable[[Principal, Request], Awaitable[bool]]
-TENANT_HEADERS = ("ngsild-tenant", "fiware-service")
 
 
 @dataclass(frozen=True)
