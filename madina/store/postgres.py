@@ -27,7 +27,7 @@ import psycopg
 import psycopg_pool
 import structlog
 
-from madina.store import postgres_filters, postgres_history, postgres_regex
+from madina.store import postgres_filters, postgres_regex
 from madina.store.base import (
     AttributeSummary,
     Document,
@@ -41,6 +41,7 @@ from madina.store.base import (
     attribute_summaries,
 )
 from madina.store.postgres_identities import PostgresIdentities
+from madina.store.postgres_partitions import HISTORY
 from madina.store.postgres_schema import check
 
 log = structlog.get_logger("madina.store")
@@ -141,9 +142,9 @@ class PostgresStore:
 
     def maintain(self, conn: psycopg.Connection, now: datetime) -> None:
         """Daily housekeeping: history partitions for the months ahead, expired ones dropped."""
-        postgres_history.ensure_ahead(conn, now)
+        HISTORY.ensure_ahead(conn, now)
         if self.history_retention_days is not None:
-            dropped = postgres_history.drop_expired(
+            dropped = HISTORY.drop_expired(
                 conn, now - timedelta(days=self.history_retention_days)
             )
             if dropped:

@@ -45,7 +45,7 @@ MIGRATIONS: list[str] = [
         entry jsonb NOT NULL
     );
     """,
-    # 2: attribute history, partitioned by month of observation (postgres_history keeps
+    # 2: attribute history, partitioned by month of observation (postgres_partitions keeps
     # partitions ahead of time and drops expired ones whole).
     """
     CREATE TABLE attribute_instances (

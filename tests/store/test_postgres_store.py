@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from madina.store import postgres_history, postgres_schema
+from madina.store import postgres_schema
 from madina.store.base import EntityQuery, StoreUnavailable, WriteConflict
 from madina.store.postgres import PostgresStore
+from madina.store.postgres_partitions import HISTORY, add_months, month_start
 from tests.services import postgres_schema as fresh_schema
 from tests.store.test_sqlite_store import LOC, box_filter, entity
 
@@ -158,11 +159,11 @@ def test_starting_without_a_database_fails_at_once_and_clearly():
 
 def test_history_months_are_kept_ahead_and_expire_whole(store, url):
     with psycopg.connect(url, autocommit=True) as conn:
-        names = [name for name, _ in postgres_history.partitions(conn)]
-        this_month = postgres_history.month_start(datetime.now(UTC))
-        assert postgres_history.partition_name(this_month) in names
-        assert len(names) >= postgres_history.MONTHS_AHEAD + 1
-        backfill = postgres_history.ensure_month(conn, datetime(2020, 5, 17, tzinfo=UTC))
+        names = [name for name, _ in HISTORY.partitions(conn)]
+        this_month = month_start(datetime.now(UTC))
+        assert HISTORY.partition_name(this_month) in names
+        assert len(names) >= HISTORY.months_ahead + 1
+        backfill = HISTORY.ensure_month(conn, datetime(2020, 5, 17, tzinfo=UTC))
         assert backfill == "attribute_instances_2020_05"
         conn.execute(
             "INSERT INTO attribute_instances (tenant, entity_id, attr, observed_at)"
@@ -170,16 +171,16 @@ def test_history_months_are_kept_ahead_and_expire_whole(store, url):
         )
         store.history_retention_days = 30
         store.maintain(conn, datetime.now(UTC))
-        remaining = [name for name, _ in postgres_history.partitions(conn)]
+        remaining = [name for name, _ in HISTORY.partitions(conn)]
     assert backfill not in remaining
-    assert postgres_history.partition_name(this_month) in remaining
+    assert HISTORY.partition_name(this_month) in remaining
     assert scalar(url, "SELECT count(*) FROM attribute_instances") == 0
 
 
 def test_months_roll_over_the_year():
     december = datetime(2026, 12, 9, tzinfo=UTC)
-    assert postgres_history.add_months(december, 1) == datetime(2027, 1, 1, tzinfo=UTC)
-    assert postgres_history.add_months(december, -12) == datetime(2025, 12, 1, tzinfo=UTC)
+    assert add_months(december, 1) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert add_months(december, -12) == datetime(2025, 12, 1, tzinfo=UTC)
 
 
 def test_a_create_race_between_workers_is_a_conflict_not_a_crash(store):
