@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from madina import __version__
+from madina.api import audit
 from madina.api.openapi import admin, components, paths
 from madina.auth.rules import OPEN, allow
 
@@ -24,7 +25,7 @@ NGSI_LD_PREFIX = "/ngsi-ld/v1"
 @functools.cache
 def document() -> dict:
     """The whole description; built once per process, it never changes while the app runs."""
-    routes = {**paths.APP, **paths.AUTH, **admin.ADMIN}
+    routes = {**paths.APP, **paths.AUTH, **admin.ADMIN, **audit.OPENAPI}
     for path, operations in {**paths.NGSI_LD, **paths.JSONLD_CONTEXTS}.items():
         routes[NGSI_LD_PREFIX + path] = operations
     return {

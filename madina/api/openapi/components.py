@@ -24,7 +24,12 @@ def ref(kind: str, name: str) -> Fragment:
 STRING_LIST = {"type": "string", "description": "comma-separated list"}
 BOOLEAN = {"type": "boolean"}
 COUNT = {"type": "integer", "minimum": 0}
-NAMES = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+ENTITY_URI = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$",
+             "description": "a URI (clause 4.5.1)"}
+NAME = {"type": "string", "pattern": r"^[^\s<>\"'=;()\\\x00-\x1f\x7f]+$",
+        "description": "a term or an IRI (clause 4.6.2 forbids some characters)"}
+NAMES = {"anyOf": [NAME, {"type": "array", "items": NAME}]}
+SCOPE = {"type": "string", "pattern": r"^(/[^/\s#+]+)+$", "description": "clause 4.18"}
 CONTEXT = {
     "description": "a JSON-LD @context: a URL, an inline context object, or a list of them",
     "anyOf": [{"type": "string"}, {"type": "object"}, {"type": "array"}],
@@ -55,14 +60,24 @@ SCHEMAS: dict[str, Fragment] = {
     },
     "Entity": {
         "description": "an NGSI-LD entity (clause 5.2.4); attributes are open-ended",
+        "example": {
+            "id": "urn:ngsi-ld:AirQualityObserved:Kallio", "type": "AirQualityObserved",
+            "no2": {"type": "Property", "value": 31.5, "unitCode": "GQ"},
+        },
         "type": "object",
         "required": ["id", "type"],
         "properties": {
-            "id": {"type": "string", "minLength": 1},
+            "id": ENTITY_URI,
             "type": NAMES,
-            "scope": NAMES,
+            "scope": {"anyOf": [SCOPE, {"type": "array", "items": SCOPE}]},
             "@context": CONTEXT,
         },
+    },
+    "EntityRepresentation": {
+        "description": "an entity as answered: normalized, concise or keyValues; pick/omit/attrs "
+                       "may leave out any member, even id and type",
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "type": NAMES},
     },
     "EntityReplacement": {
         "description": "the new content of an entity; an id, when given, must be the path's",
@@ -83,7 +98,7 @@ SCHEMAS: dict[str, Fragment] = {
         "description": "an entity of a batch update or merge: its id names the target",
         "type": "object",
         "required": ["id"],
-        "properties": {"id": {"type": "string", "minLength": 1}, "@context": CONTEXT},
+        "properties": {"id": ENTITY_URI, "@context": CONTEXT},
     },
     "Attribute": {
         "description": "one attribute (Property, Relationship, GeoProperty, ...) or a fragment",

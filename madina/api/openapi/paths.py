@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from madina.api.http import JSON
 from madina.api.openapi.components import (
     CONTEXT,
+    ENTITY_URI,
     FORM,
+    NAME,
     Fragment,
     empty,
     errors,
@@ -27,7 +29,7 @@ that cannot be met, rate limit, database or remote @context down."""
 PUBLIC: list[Fragment] = [{}]
 """`security` of a route that needs no credential (an invalid one is still refused: 401)."""
 
-ENTITY = ref("schemas", "Entity")
+ENTITY = ref("schemas", "EntityRepresentation")
 ENTITIES = {"type": "array", "items": ENTITY}
 IDS = {"type": "array", "items": {"type": "string"}}
 DISCOVERY = {"type": ["object", "array"]}
@@ -37,13 +39,25 @@ def params(*names: str) -> list[Fragment]:
     return [ref("parameters", name) for name in names]
 
 
-def path_param(name: str, description: str) -> Fragment:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
-            "description": description}
+def path_param(name: str, description: str, schema: Fragment | None = None,
+               example: str | None = None) -> Fragment:
+    parameter = {"name": name, "in": "path", "required": True,
+                 "schema": schema or {"type": "string"}, "description": description}
+    if example is not None:
+        parameter["example"] = example
+    return parameter
 
 
-ENTITY_ID = path_param("entityId", "the entity's id (a URI)")
-ATTR_ID = path_param("attrId", "an attribute name (term or IRI)")
+EXAMPLE_ENTITY = {
+    "id": "urn:ngsi-ld:AirQualityObserved:Kallio",
+    "type": "AirQualityObserved",
+    "no2": {"type": "Property", "value": 31.5, "unitCode": "GQ"},
+    "location": {"type": "GeoProperty",
+                 "value": {"type": "Point", "coordinates": [24.95, 60.18]}},
+}
+ENTITY_ID = path_param("entityId", "the entity's id (a URI)", ENTITY_URI,
+                       EXAMPLE_ENTITY["id"])
+ATTR_ID = path_param("attrId", "an attribute name (term or IRI)", NAME, "no2")
 NGSI_HEADERS = params("Tenant", "Link")
 QUERY = params("id", "idPattern", "type", "attrs", "q", "scopeQ", "georel", "geometry",
                "coordinates", "geoproperty")
@@ -186,7 +200,8 @@ NGSI_LD: dict[str, dict[str, Fragment]] = {
     "/types/{type}": {
         "get": ngsi("getType", "one entity type",
                     {200: json_answer("EntityTypeInfo", DISCOVERY)},
-                    parameters=[path_param("type", "type name (term or IRI)"),
+                    parameters=[path_param("type", "type name (term or IRI)", NAME,
+                                           EXAMPLE_ENTITY["type"]),
                                 *params("local")]),
     },
     "/attributes": {
