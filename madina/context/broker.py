@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from madina.context import entity_update as updates
 from madina.context.entity_model import is_expanded
 from madina.context.entity_parse import parse_attribute, parse_attributes, parse_entity
@@ -42,6 +44,10 @@ class BatchResult:
     created: list[str] = field(default_factory=list)
 
     def fail(self, entity_id: Any, error: NgsiError) -> None:
+        """BatchEntityError.entityId is a string (clause 5.2.17): an item whose id is missing or
+        no string is named by the JSON text of that id (`null`, `{}`), which is still findable."""
+        if not isinstance(entity_id, str):
+            entity_id = orjson.dumps(entity_id).decode()
         self.errors.append({"entityId": entity_id, "error": error.problem()})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -91,3 +92,18 @@ def test_a_context_that_is_no_url_is_bad_request_not_unavailable(client: TestCli
     assert answer.status_code == 400, answer.text
     answer = client.post("/ngsi-ld/v1/jsonldContexts", json={"@context": "not-a-url"})
     assert answer.status_code == 400, answer.text
+
+
+@pytest.mark.parametrize("operation", ["create", "upsert"])
+@pytest.mark.parametrize("bad_id", [{}, None, 7])
+def test_a_batch_error_names_a_non_string_id_as_a_string(
+    client: TestClient, operation: str, bad_id
+) -> None:
+    """A batch item with `"id": {}` was reported with `"entityId": {}`: BatchEntityError's
+    entityId is a string (clause 5.2.17), so clients parsing it choked."""
+    answer = client.post(f"/ngsi-ld/v1/entityOperations/{operation}",
+                         json=[{"id": bad_id, "type": "T"}])
+    assert answer.status_code == 207, answer.text
+    error = answer.json()["errors"][0]
+    assert error["entityId"] == orjson.dumps(bad_id).decode()
+    assert error["error"]["status"] == 400
