@@ -59,9 +59,33 @@ class AuditLog:
         self.table = table
         self.run = run
         self.clock = clock
+        self._pending: list[tuple[AuditEntry, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def record(self, entry: AuditEntry) -> None:
-        await self.run(self.table.append, entry)
+        """Returns once the entry is durable. Group commit: entries of concurrent requests
+        that arrive while a write is in flight share the next transaction, so the log costs
+        one commit per burst instead of one per request (an own transaction per entry cost a
+        quarter of the PATCH throughput)."""
+        written = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, written))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await written
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self.run(self.table.append, [entry for entry, _ in batch])
+            except Exception as exc:  # every waiter answers 503; the flusher goes on
+                for _, written in batch:
+                    if not written.done():
+                        written.set_exception(exc)
+            else:
+                for _, written in batch:
+                    if not written.done():
+                        written.set_result(None)
 
     async def query(self, tenant: str | None, since: datetime | None, until: datetime | None,
                     subject: str | None, limit: int) -> list[AuditEntry]:

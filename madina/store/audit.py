@@ -64,11 +64,12 @@ class AuditSQL:
     def _time_value(self, stored: Any) -> datetime:
         raise NotImplementedError
 
-    def append(self, entry: AuditEntry) -> None:
-        """Durable once this returns (its own committed transaction)."""
+    def append(self, entries: list[AuditEntry]) -> None:
+        """Durable once this returns: the entries share one committed transaction."""
         with self._atomic() as run:
-            run(f"INSERT INTO audit_log ({COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                self._row(entry))
+            for entry in entries:
+                run(f"INSERT INTO audit_log ({COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                    self._row(entry))
 
     def _row(self, entry: AuditEntry) -> tuple:
         return (self._time_param(entry.at), entry.tenant, entry.subject, entry.subject_tenant,

@@ -29,13 +29,14 @@ class PostgresAudit(AuditSQL):
     def _time_value(self, stored: datetime) -> datetime:
         return stored.astimezone(UTC)
 
-    def append(self, entry: AuditEntry) -> None:
+    def append(self, entries: list[AuditEntry]) -> None:
         try:
-            super().append(entry)
+            super().append(entries)
         except psycopg.errors.CheckViolation:  # "no partition of relation found for row"
             with self.store.connection() as conn:
-                AUDIT.ensure_month(conn, entry.at)
-            super().append(entry)
+                for entry in entries:
+                    AUDIT.ensure_month(conn, entry.at)
+            super().append(entries)
 
     def prepare(self, now: datetime) -> None:
         with self.store.connection() as conn:

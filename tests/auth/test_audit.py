@@ -4,6 +4,7 @@ expired after the retention period."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -120,7 +121,7 @@ def test_no_secret_is_ever_stored(api):
 
 
 def test_no_2xx_without_its_audit_entry(api):
-    def broken(entry):
+    def broken(entries):
         raise RuntimeError("disk full")
 
     api.app.state.audit.table.append = broken
@@ -155,8 +156,8 @@ def test_filters_since_until_subject_limit(api):
     table = api.app.state.audit.table
     start = datetime(2030, 1, 1, tzinfo=UTC)
     for minute in range(5):
-        table.append(AuditEntry(start + timedelta(minutes=minute), "", f"s{minute % 2}", "",
-                                "api_key", (), "write", "POST", ENTITIES, status=201))
+        table.append([AuditEntry(start + timedelta(minutes=minute), "", f"s{minute % 2}", "",
+                                 "api_key", (), "write", "POST", ENTITIES, status=201)])
 
     def subjects(**params) -> list[str]:
         return [e["subject"] + e["at"][14:16] for e in entries(api, **params)]
@@ -174,7 +175,34 @@ def test_retention_forgets_old_entries(api):
     audit = api.app.state.audit
     now = datetime.now(UTC)
     for age in (800, 400, 10):
-        audit.table.append(AuditEntry(now - timedelta(days=age), "", f"{age}-days-ago", "",
-                                      "api_key", (), "write", "POST", ENTITIES, status=201))
+        audit.table.append([AuditEntry(now - timedelta(days=age), "", f"{age}-days-ago", "",
+                                       "api_key", (), "write", "POST", ENTITIES, status=201)])
     api.portal.call(audit.maintain, 365)
     assert [e["subject"] for e in entries(api)] == ["10-days-ago"]
+
+
+def test_concurrent_writes_share_audit_commits_and_each_is_recorded(api):
+    """Group commit: entries arriving while a write is in flight go in the next transaction
+    together, and every answered write still has its own entry."""
+    table = api.app.state.audit.table
+    batches: list[int] = []
+    append = table.append
+
+    def counting(entries):
+        batches.append(len(entries))
+        append(entries)
+
+    table.append = counting
+
+    async def burst() -> None:
+        log = api.app.state.audit
+        await asyncio.gather(*(
+            log.record(AuditEntry(datetime.now(UTC), "", f"burst-{n}", "", "api_key", (),
+                                  "write", "POST", ENTITIES, status=201))
+            for n in range(10)
+        ))
+
+    api.portal.call(burst)
+    assert sum(batches) == 10 and len(batches) < 10
+    recorded = {e["subject"] for e in entries(api, limit="100")}
+    assert {f"burst-{n}" for n in range(10)} <= recorded
