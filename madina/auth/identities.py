@@ -190,9 +190,12 @@ class Authenticator:
             # May fetch the provider's keys: off the event loop.
             return await anyio.to_thread.run_sync(self.oidc.verify, token), None
         claims = self.signer.verify(token)
-        if await self.run(self.store.access_revoked, claims["jti"]):
-            raise InvalidToken("the token was revoked")
-        return principal_of(claims), claims
+        principal = principal_of(claims)
+        if await self.run(
+            self.store.access_refused, claims["jti"], principal.tenant, principal.subject
+        ):
+            raise InvalidToken("the token was revoked, or its user or key disabled")
+        return principal, claims
 
     async def api_key(self, secret: str) -> Principal:
         key = await self.run(self.store.api_key_by_secret, secret_hash(secret))

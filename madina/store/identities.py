@@ -92,7 +92,9 @@ class IdentityStore(Protocol):
 
     def revoke_access(self, jti: str, expires_at: float, now: float) -> None:
         """Remember a revoked access token until it would expire anyway."""
-    def access_revoked(self, jti: str) -> bool: ...
+    def access_refused(self, jti: str, tenant: str, subject: str) -> bool:
+        """Whether an access token must be refused although its signature is good: revoked,
+        or its user or API key disabled since it was issued (disabling takes effect at once)."""
 
     def record_login_failure(self, key: str, now: float, window: float) -> int:
         """Count one failed sign-in for `key`; failures older than `window` seconds are
@@ -302,8 +304,13 @@ class IdentitySQL:
                 (jti, expires_at),
             )
 
-    def access_revoked(self, jti: str) -> bool:
-        return bool(self._read("SELECT 1 FROM auth_revoked_access WHERE jti = ?", (jti,)))
+    def access_refused(self, jti: str, tenant: str, subject: str) -> bool:
+        return bool(self._read(
+            "SELECT 1 FROM auth_revoked_access WHERE jti = ?"
+            " UNION ALL SELECT 1 FROM auth_users WHERE tenant = ? AND name = ? AND disabled = ?"
+            " UNION ALL SELECT 1 FROM auth_api_keys WHERE id = ? AND disabled = ?",
+            (jti, tenant, subject, True, subject, True),
+        ))
 
     # -- login throttling --------------------------------------------------------------------
     def record_login_failure(self, key: str, now: float, window: float) -> int:

@@ -86,10 +86,11 @@ def test_revoked_access_tokens_are_kept_until_expiry(identities):
     identities.revoke_access("old", expires_at=100.0, now=50.0)
     identities.revoke_access("new", expires_at=300.0, now=50.0)
     identities.revoke_access("new", expires_at=300.0, now=50.0)  # twice is harmless
-    assert identities.access_revoked("old") and identities.access_revoked("new")
+    assert identities.access_refused("old", "", "nobody")
+    assert identities.access_refused("new", "", "nobody")
     identities.revoke_access("later", expires_at=400.0, now=200.0)  # purges expired ones
-    assert not identities.access_revoked("old")
-    assert identities.access_revoked("new")
+    assert not identities.access_refused("old", "", "nobody")
+    assert identities.access_refused("new", "", "nobody")
 
 
 def test_login_failures_count_within_window(identities):

@@ -91,8 +91,11 @@ def test_malformed_requests(api):
 
 
 def test_disabled_user_cannot_sign_in_or_refresh(api):
-    refresh = login(api).json()["refresh_token"]
+    tokens = login(api).json()
+    refresh = tokens["refresh_token"]
+    assert whoami(api, tokens["access_token"]).status_code == 200
     api.app.state.store.identities.set_user_disabled("", "ana", True)
+    assert whoami(api, tokens["access_token"]).status_code == 401  # at once, not at expiry
     assert login(api).json()["error"] == "invalid_grant"
     answer = api.post("/auth/token", data={"grant_type": "refresh_token",
                                            "refresh_token": refresh})
@@ -126,6 +129,9 @@ def test_client_credentials_grant(api):
     basic = api.post("/auth/token", data={"grant_type": "client_credentials"},
                      auth=("key1", "s3cret"))
     assert basic.status_code == 200
+    api.app.state.store.identities.set_api_key_disabled("key1", True)
+    assert whoami(api, body["access_token"]).status_code == 401  # disabling ends its tokens
+    api.app.state.store.identities.set_api_key_disabled("key1", False)
     wrong = api.post("/auth/token", data={"grant_type": "client_credentials",
                                           "client_id": "key1", "client_secret": "nope"})
     assert wrong.status_code == 401
