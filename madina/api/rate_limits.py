@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from madina.auth.answers import send_json
 from madina.context.errors import NgsiError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -166,17 +167,8 @@ class RateLimits:
         if wait == 0:
             await self.app(scope, receive, send)
             return
-        body = error_body(scope["path"])
-        await send({
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(max(1, math.ceil(wait))).encode()),
-            ],
-        })
-        await send({"type": "http.response.body", "body": body})
+        retry_after = str(max(1, math.ceil(wait))).encode()
+        await send_json(send, 429, error_body(scope["path"]), [(b"retry-after", retry_after)])
 
     def _wait(self, scope: Scope) -> float:
         principal = scope.get("state", {}).get("principal")

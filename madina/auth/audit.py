@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
-import orjson
 import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina.api.rate_limits import Network, client_address
+from madina.auth.answers import problem, send_json
 from madina.auth.identities import Runner
 from madina.auth.principal import ANONYMOUS, Principal
 from madina.store.audit import AuditEntry, AuditSQL
@@ -212,20 +212,6 @@ def _entity_ids(scope: Scope, headers: list) -> list[str]:
 
 
 async def _unavailable(send: Send, request_id: str) -> None:
-    body = orjson.dumps({
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": "the audit log cannot be written; retry later",
-    })
-    await send({
-        "type": "http.response.start",
-        "status": 503,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", b"5"),
-            (REQUEST_ID_HEADER, request_id.encode()),
-        ],
-    })
-    await send({"type": "http.response.body", "body": body})
+    body = problem(503, "Service Unavailable", "the audit log cannot be written; retry later")
+    await send_json(send, 503, body,
+                    [(b"retry-after", b"5"), (REQUEST_ID_HEADER, request_id.encode())])

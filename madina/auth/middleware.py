@@ -9,9 +9,9 @@ anonymous: a client must learn its token expired, not get a silently emptier ans
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from madina.auth.answers import problem, send_json
 from madina.auth.principal import ANONYMOUS
 from madina.auth.tokens import InvalidToken
 
@@ -48,19 +48,5 @@ class Authentication:
 
 
 async def _unauthorized(send: Send, reason: str) -> None:
-    body = orjson.dumps({
-        "type": "about:blank",  # NGSI-LD defines no error type for a bad credential
-        "title": "Unauthorized",
-        "status": 401,
-        "detail": f"invalid credential: {reason}",
-    })
-    await send({
-        "type": "http.response.start",
-        "status": 401,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer error="invalid_token"'),
-        ],
-    })
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, 401, problem(401, "Unauthorized", f"invalid credential: {reason}"),
+                    [(b"www-authenticate", b'Bearer error="invalid_token"')])
