@@ -1,8 +1,9 @@
 """The write ceiling of the PostgreSQL engine: raw COPY of the same documents.
 
 Batch upsert through HTTP parses, validates, locks and renders; COPY does none of that. COPY of
-the fleet's stored documents into tables shaped like Madina's (JSONB with the same GIN indexes,
-a PostGIS geometry row per location with its GiST index) is what the database alone can ingest
+the fleet's stored documents into Madina's own tables (created by its migrations: JSONB with the
+GIN indexes, a PostGIS geometry row per location with its GiST index) is what the database alone
+can ingest
 on this machine, so "batch upsert as a share of COPY" says how much of the write budget the
 broker spends around the database. COPY goes in transactions of 1,000 entities (one request's
 worth, each a commit like one upsert request) from two clients side by side, as the server's two
@@ -21,6 +22,7 @@ import psycopg
 from bench.fleet import fleet_batches
 from madina.context.entity_parse import parse_entity
 from madina.context.jsonld import ContextResolver
+from madina.store import postgres_schema
 
 ENTITIES = 100_000
 """As many distinct entities as the batch-upsert scenario's two wrk threads write."""
@@ -28,28 +30,11 @@ BATCH = 1000
 CLIENTS = 2
 NOW = "2026-11-21T05:00:00.000000Z"
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
-SCHEMA = """
-CREATE EXTENSION IF NOT EXISTS postgis;
-CREATE TABLE copy_entities (
-    pk bigint PRIMARY KEY,
-    tenant text NOT NULL,
-    id text NOT NULL,
-    types text[] NOT NULL,
-    doc jsonb NOT NULL,
-    created_at text NOT NULL,
-    modified_at text NOT NULL,
-    UNIQUE (tenant, id)
-);
-CREATE INDEX copy_entities_types ON copy_entities USING gin (types);
-CREATE INDEX copy_entities_doc ON copy_entities USING gin (doc jsonb_path_ops);
-CREATE TABLE copy_shapes (
-    entity_pk bigint NOT NULL REFERENCES copy_entities (pk) ON DELETE CASCADE,
-    attr text NOT NULL,
-    geom geometry NOT NULL
-);
-CREATE INDEX copy_shapes_geom ON copy_shapes USING gist (geom);
-CREATE INDEX copy_shapes_entity ON copy_shapes (entity_pk);
-"""
+ENTITY_COPY = (
+    "COPY entities (pk, tenant, id, types, doc, created_at, modified_at) FROM STDIN"
+)
+SHAPE_COPY = "COPY geo_shapes (entity_pk, attr, geom) FROM STDIN"
+
 
 
 @dataclass(frozen=True)
@@ -67,7 +52,7 @@ def measure(url: str, entities: int = ENTITIES) -> CopyResult:
 
     The COPY text is built before the clock starts: only the database's work is timed."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(SCHEMA)
+        postgres_schema.migrate(conn)  # Madina's own tables and indexes, not a look-alike
     payloads = _payloads(entities)
     started = time.monotonic()
     failures: list[BaseException] = []
@@ -90,9 +75,9 @@ def _copy(url: str, payloads: list[tuple[bytes, bytes]], failures: list[BaseExce
         with psycopg.connect(url, autocommit=True) as conn:
             for entity_rows, shape_rows in payloads:
                 with conn.transaction(), conn.cursor() as cur:
-                    with cur.copy("COPY copy_entities FROM STDIN") as copy:
+                    with cur.copy(ENTITY_COPY) as copy:
                         copy.write(entity_rows)
-                    with cur.copy("COPY copy_shapes FROM STDIN") as copy:
+                    with cur.copy(SHAPE_COPY) as copy:
                         copy.write(shape_rows)
     except BaseException as exc:  # reported by measure() in the main thread
         failures.append(exc)
