@@ -8,6 +8,8 @@ reports and never retires what it reports on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 from urllib.parse import quote
 
@@ -32,7 +34,7 @@ from madina.context.query import (
     split_list,
 )
 from madina.context.representation import render_entity
-from madina.store.base import Document
+from madina.store.base import Document, Store
 
 RENDER_PARAMS = frozenset({"attrs", "pick", "omit", "options", "format", "lang", "datasetId",
                            "geometryProperty", "local", "join", "joinLevel"})
@@ -539,50 +541,48 @@ def _query_from_body(body: dict[str, Any]) -> QueryParams:
 
 
 # -- discovery ---------------------------------------------------------------------------------
+async def _summaries(
+    request: Request, allowed: frozenset[str], kind: Callable[[Store], Callable[[str], Any]]
+) -> tuple[RequestContext, Any]:
+    """What every discovery route does first: parameters, @context, tenant, then the store's
+    summaries (`kind`: its types or its attributes) of that tenant."""
+    http.check_params(request, allowed)
+    ctx = await _ctx(request, accept=(JSON, JSON_LD))
+    broker = _broker(request)
+    await http.call(request, broker.check_tenant, ctx.tenant)
+    return ctx, await http.call(request, kind(broker.store), ctx.tenant)
+
+
+_TYPES = attrgetter("types")
+_ATTRIBUTES = attrgetter("attributes")
+
+
 @allow(PUBLIC_READ)
 async def list_types(request: Request) -> Response:
-    http.check_params(request, frozenset({"details", "local"}))
-    ctx = await _ctx(request, accept=(JSON, JSON_LD))
-    await http.call(request, _broker(request).check_tenant, ctx.tenant)
+    ctx, types = await _summaries(request, frozenset({"details", "local"}), _TYPES)
     details = request.query_params.get("details") == "true"
-    types = await http.call(request, _broker(request).store.types, ctx.tenant)
-    payload = discovery.type_list(types, ctx.terms, details)
-    return http.json_response(payload, ctx)
+    return http.json_response(discovery.type_list(types, ctx.terms, details), ctx)
 
 
 @allow(PUBLIC_READ)
 async def get_type(request: Request) -> Response:
-    http.check_params(request, frozenset({"local"}))
-    ctx = await _ctx(request, accept=(JSON, JSON_LD))
-    await http.call(request, _broker(request).check_tenant, ctx.tenant)
+    ctx, types = await _summaries(request, frozenset({"local"}), _TYPES)
     name = ctx.terms.expand(request.path_params["type"])
-    types = await http.call(request, _broker(request).store.types, ctx.tenant)
-    payload = discovery.type_info(types, name, ctx.terms)
-    return http.json_response(payload, ctx)
+    return http.json_response(discovery.type_info(types, name, ctx.terms), ctx)
 
 
 @allow(PUBLIC_READ)
 async def list_attributes(request: Request) -> Response:
-    http.check_params(request, frozenset({"details", "local"}))
-    ctx = await _ctx(request, accept=(JSON, JSON_LD))
-    await http.call(request, _broker(request).check_tenant, ctx.tenant)
+    ctx, attributes = await _summaries(request, frozenset({"details", "local"}), _ATTRIBUTES)
     details = request.query_params.get("details") == "true"
-    payload = discovery.attribute_list(
-        await http.call(request, _broker(request).store.attributes, ctx.tenant), ctx.terms, details
-    )
-    return http.json_response(payload, ctx)
+    return http.json_response(discovery.attribute_list(attributes, ctx.terms, details), ctx)
 
 
 @allow(PUBLIC_READ)
 async def get_attribute(request: Request) -> Response:
-    http.check_params(request, frozenset({"local"}))
-    ctx = await _ctx(request, accept=(JSON, JSON_LD))
-    await http.call(request, _broker(request).check_tenant, ctx.tenant)
+    ctx, attributes = await _summaries(request, frozenset({"local"}), _ATTRIBUTES)
     name = ctx.terms.expand(request.path_params["attrId"])
-    payload = discovery.attribute_info(
-        await http.call(request, _broker(request).store.attributes, ctx.tenant), name, ctx.terms
-    )
-    return http.json_response(payload, ctx)
+    return http.json_response(discovery.attribute_info(attributes, name, ctx.terms), ctx)
 
 
 routes = [
