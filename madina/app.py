@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
-from madina.api import admin, audit, auth, http, jsonld_contexts, ngsild, openapi
+from madina.api import admin, audit, auth, http, jsonld_contexts, metrics, ngsild, openapi
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
 from madina.auth.audit import Audit, AuditLog, audit_table
@@ -36,6 +36,7 @@ from madina.context.errors import (
 )
 from madina.context.jsonld import ContextResolver
 from madina.logging import configure_logging
+from madina.metrics import STORE_UNAVAILABLE
 from madina.store.base import StoreUnavailable, WriteConflict
 from madina.store.engines import describe
 
@@ -64,6 +65,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 async def store_unavailable(request: Request, exc: Exception) -> Response:
     """The database went away: say so and when to retry; the pool reconnects by itself."""
     log.warning("database unavailable", path=request.url.path, error=str(exc))
+    STORE_UNAVAILABLE.inc()
     detail = "the database cannot be reached or aborted the transaction; retry later"
     response = http.problem_response(ServiceUnavailable(detail))
     response.headers["Retry-After"] = "5"
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         audit_maintenance = asyncio.create_task(
             app.state.audit.daily(settings.audit_retention_days)
         )
+        pool_watch = asyncio.create_task(metrics.watch_pool(store))
         log.info(
             "broker started", database=describe(settings.store_database), version=__version__
         )
@@ -154,12 +157,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             audit_maintenance.cancel()
+            pool_watch.cancel()
             store.close()
 
     app = MadinaApp(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+            Route("/metrics", metrics.metrics_text, methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
             Mount("/auth", routes=[*auth.routes, *admin.routes, *audit.routes]),
         ],
@@ -173,6 +178,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         },
         lifespan=lifespan,
         middleware=[
+            # Outermost: the time spent in every other middleware is part of a request's.
+            Middleware(metrics.RequestMetrics),
             *cors_middleware(settings.cors_origins),
             Middleware(EchoTenant),
             # Outside authentication, so that writes it refuses (401) are recorded too.

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import ipaddress
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import orjson
@@ -74,10 +76,33 @@ def serve(args: argparse.Namespace) -> int:
              "MADINA_PORT": str(settings.port)}
         )
         os.environ.pop("MADINA_DATABASE_URL", None)  # MADINA_DATABASE now names the same
-        uvicorn.run("madina.app:create_worker_app", factory=True, workers=args.workers, **options)
+        created = _metrics_directory()
+        try:
+            uvicorn.run("madina.app:create_worker_app", factory=True, workers=args.workers,
+                        **options)
+        finally:
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
     else:
         uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def _metrics_directory() -> str | None:
+    """Give the workers a PROMETHEUS_MULTIPROC_DIR, so /metrics sums them all (they are spawned
+    processes: they read it before importing prometheus_client). The operator's own directory
+    is emptied, as values left by an earlier run would be added to this one's; otherwise a fresh
+    temporary one is made, and its path returned for removal at exit."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not given:
+        created = tempfile.mkdtemp(prefix="madina-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
+        return created
+    directory = Path(given)
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink()
+    return None
 
 
 def is_loopback(host: str) -> bool:

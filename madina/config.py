@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     """Send Strict-Transport-Security: only behind TLS, which Madina itself does not terminate."""
     audit_retention_days: int = 365
     """Audit log entries older than this are deleted (checked daily)."""
+    metrics_public: bool = True
+    """Prometheus `/metrics` open to anyone (its numbers name no tenant, entity or person);
+    false: administrators only."""
     oidc_issuer: str | None = None
     """An OpenID Connect provider (e.g. a Keycloak realm URL) whose bearer tokens are accepted
     besides Madina's own; its tokens are told apart by their `iss`."""

@@ -31,6 +31,7 @@ from madina.api.rate_limits import Network, client_address
 from madina.auth.answers import problem, send_json
 from madina.auth.identities import Runner
 from madina.auth.principal import ANONYMOUS, Principal
+from madina.metrics import AUDIT_BATCH, AUDIT_ENTRIES
 from madina.store.audit import AuditEntry, AuditSQL
 from madina.store.audit_postgres import PostgresAudit
 from madina.store.audit_sqlite import SQLiteAudit
@@ -83,6 +84,8 @@ class AuditLog:
                     if not written.done():
                         written.set_exception(exc)
             else:
+                AUDIT_ENTRIES.inc(len(batch))
+                AUDIT_BATCH.observe(len(batch))
                 for _, written in batch:
                     if not written.done():
                         written.set_result(None)

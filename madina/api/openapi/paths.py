@@ -295,4 +295,12 @@ APP: dict[str, dict[str, Fragment]] = {
                                 "content": {JSON: {"schema": {"type": "object"}}}}},
                          statuses=(401, 429), error_schema="Error", security=PUBLIC),
     },
+    "/metrics": {
+        "get": operation("metrics", "Prometheus metrics: requests per route, latency, database "
+                         "pool, audit log", "Operations",
+                         {200: {"description": "Prometheus text exposition format 0.0.4",
+                                "content": {"text/plain": {"schema": {"type": "string"}}}}},
+                         statuses=(401, 403, 429), error_schema="Error",
+                         security=[{}, {"bearer": []}]),
+    },
 }
