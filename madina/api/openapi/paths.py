@@ -298,7 +298,7 @@ APP: dict[str, dict[str, Fragment]] = {
     "/metrics": {
         "get": operation("metrics", "Prometheus metrics: requests per route, latency, database "
                          "pool, audit log", "Operations",
-                         {200: {"description": "Prometheus text exposition format 0.0.4",
+                         {200: {"description": "Prometheus text exposition format",
                                 "content": {"text/plain": {"schema": {"type": "string"}}}}},
                          statuses=(401, 403, 429), error_schema="Error",
                          security=[{}, {"bearer": []}]),
