@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -58,7 +58,11 @@ class Device:
 
     def __post_init__(self) -> None:
         # Resolved once at provisioning, so an unknown zone fails there and not per measure.
-        object.__setattr__(self, "zone", ZoneInfo(self.timezone))
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {self.timezone!r}") from None
+        object.__setattr__(self, "zone", zone)
 
     def mapping(self, object_id: str) -> AttributeMapping | None:
         """The mapping for a measure id; the agents also accept the attribute's own name."""
