@@ -164,7 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
-            Route("/metrics", metrics.metrics_text, methods=["GET"]),
+            Route("/metrics", metrics.endpoint(settings.metrics_public), methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
             Mount("/auth", routes=[*auth.routes, *admin.routes, *audit.routes]),
         ],

@@ -23,8 +23,8 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import metrics
-from madina.auth.principal import Principal, Role
-from madina.auth.rules import Grant, allow
+from madina.auth.principal import Role
+from madina.auth.rules import OPEN, Endpoint, allow
 
 log = structlog.get_logger("madina.metrics")
 
@@ -35,18 +35,14 @@ POOL_INTERVAL_S = 5.0
 _CONVERTER = re.compile(r"\{(\w+):\w+\}")
 
 
-async def _may_scrape(principal: Principal, request: Request) -> bool:
-    return request.app.state.settings.metrics_public or principal.has(Role.ADMIN)
+def endpoint(public: bool) -> Endpoint:
+    """`/metrics` for anyone (MADINA_METRICS_PUBLIC, the default: the numbers name no tenant,
+    entity or person) or for administrators only. Chosen when the app is built, so the route's
+    rule is one of the plain grants the authorization tests know."""
+    return allow(OPEN if public else Role.ADMIN)(_metrics_text)
 
 
-SCRAPER = Grant("the admin role (MADINA_METRICS_PUBLIC is off)", _may_scrape,
-                tenant_scoped=False, needs_credential=False)
-"""Anyone while MADINA_METRICS_PUBLIC is on (the default: the numbers name no tenant, entity or
-person), else administrators only."""
-
-
-@allow(SCRAPER)
-async def metrics_text(request: Request) -> Response:
+async def _metrics_text(request: Request) -> Response:
     refresh_pool(request.app.state.store)
     # Multiprocess mode reads one file per worker and metric kind: off the event loop.
     body = await anyio.to_thread.run_sync(generate_latest, metrics.registry())
