@@ -50,10 +50,10 @@ async def _metrics_text(request: Request) -> Response:
 
 
 def refresh_pool(store: object) -> None:
-    """This worker's pool gauges, when its store has a psycopg pool (PostgreSQL)."""
-    pool = getattr(store, "_pool", None)
-    if pool is not None:
-        metrics.observe_pool(pool.get_stats())
+    """This worker's pool gauges, when its store has a connection pool (PostgreSQL)."""
+    stats = getattr(store, "pool_stats", None)
+    if stats is not None:
+        metrics.observe_pool(stats())
 
 
 async def watch_pool(store: object, interval: float = POOL_INTERVAL_S) -> None:

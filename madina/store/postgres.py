@@ -199,6 +199,11 @@ class PostgresStore:
     def ping(self) -> None:
         self._read("SELECT 1")
 
+    def pool_stats(self) -> dict[str, int]:
+        """psycopg_pool's counters (pool_size, pool_available, requests_waiting, ...) for
+        monitoring; empty when the store is closed."""
+        return self._pool.get_stats() if self._pool is not None else {}
+
     # -- cross-worker notices --------------------------------------------------------------
     def listen(self, topic: str, callback: Callable[[str], None]) -> None:
         self._listeners.setdefault(topic, []).append(callback)
