@@ -95,7 +95,7 @@ def _validate(value: Any, where: str, depth: int) -> None:
     kind = value.get("type")
     if kind is None:
         raise BadRequestData(f"{where} has no 'type' member")
-    if kind not in GEOMETRY_TYPES:
+    if not isinstance(kind, str) or kind not in GEOMETRY_TYPES:
         raise BadRequestData(
             f"{where} has unknown GeoJSON geometry type {kind!r}; expected one of "
             + ", ".join(sorted(GEOMETRY_TYPES))

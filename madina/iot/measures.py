@@ -19,11 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from madina.context.errors import BadRequestData
+from madina.context.geo import validate_geometry
 from madina.iot.payload import MalformedPayload, MeasureGroup, parse_timestamp
-
-GEOMETRY_TYPES = frozenset(
-    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
-)
 
 
 @dataclass(frozen=True)
@@ -236,10 +234,10 @@ def _geojson(raw: Any) -> dict[str, Any]:
             raw = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise ValueError("geo:json text is not JSON") from None
-    if not isinstance(raw, dict) or raw.get("type") not in GEOMETRY_TYPES:
-        raise ValueError("geo:json needs a GeoJSON geometry")
-    if not isinstance(raw.get("coordinates"), list):
-        raise ValueError("geo:json geometry without coordinates")
+    try:
+        validate_geometry(raw)  # the same rules as a GeoProperty written through the API
+    except BadRequestData as exc:
+        raise ValueError(f"geo:json: {exc.detail}") from None
     return raw
 
 

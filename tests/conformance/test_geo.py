@@ -170,3 +170,16 @@ def test_moving_an_entity_moves_it_in_geoqueries(city):
 def test_deleted_entity_leaves_geo_index(city):
     city.delete(f"{BASE}/entities/{P1}")
     assert ids_of(geoq(city, "near;maxDistance==100", "Point", CENTER, type="Sensor")) == set()
+
+
+@pytest.mark.parametrize("value", [
+    {"type": ["Point"], "coordinates": [24.94, 60.17]},
+    {"type": {"x": 1}, "coordinates": [24.94, 60.17]},
+])
+def test_a_geometry_type_that_is_not_a_string_is_400(client, value):
+    """It reached a set lookup unguarded and answered 500 (found by the IoT conversion fuzz)."""
+    body = entity("urn:ngsi-ld:Thing:badgeo", location={"type": "GeoProperty", "value": value})
+    assert_problem(client.post(f"{BASE}/entities", json=body), 400, "BadRequestData")
+    query_answer = query(client, type="Thing", georel="near;maxDistance==10",
+                         geometry="Point", coordinates="[24.94,60.17]")
+    assert query_answer.status_code == 200

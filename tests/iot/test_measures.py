@@ -217,3 +217,15 @@ def test_conversion_never_crashes(type_name, raw):
     )
     result = convert(device, MeasureGroup({"v": raw}), received_at=RECEIVED)
     assert len(result.attributes) + len(result.rejected) == 1
+
+
+@pytest.mark.parametrize("raw", [
+    {"type": ["Point"], "coordinates": [24.9, 60.1]},  # an unhashable type crashed conversion
+    {"type": "Point", "coordinates": [24.9]},
+    '{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}',
+])
+def test_invalid_geojson_is_a_bad_value(raw):
+    mapping = AttributeMapping("v", "where", "geo:json")
+    device = Device("d", "urn:ngsi-ld:Thing:d", "Thing", attributes=(mapping,))
+    result = convert(device, MeasureGroup({"v": raw}), received_at=RECEIVED)
+    assert not result.attributes and len(result.rejected) == 1
