@@ -7,9 +7,11 @@ the local server; skipped when unreachable, failed when MADINA_REQUIRE_SERVICES=
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from starlette.testclient import TestClient
 
 from madina.app import create_app
@@ -18,6 +20,13 @@ from tests.conformance.conftest import ContextServer
 from tests.services import postgres_schema
 
 ENGINES = ("sqlite", "postgres")
+
+# CI runs the property tests on fixed examples (a red CI run must be reproducible, and a new
+# counterexample should come from a developer's run, not fail an unrelated change) and without
+# per-example deadlines, which a loaded 2-core machine would miss.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(params=ENGINES)
