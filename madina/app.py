@@ -19,7 +19,7 @@ from madina import __version__
 from madina.api import admin, audit, auth, http, jsonld_contexts, metrics, ngsild, openapi
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
-from madina.auth.audit import Audit, AuditLog, audit_table
+from madina.auth.audit import Audit, AuditLog
 from madina.auth.middleware import Authentication
 from madina.auth.oidc import oidc_verifier
 from madina.auth.rules import OPEN, allow
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.store_limiter = anyio.CapacityLimiter(settings.db_pool_size)
         app.state.auth = authenticator(settings, store, app.state.store_limiter)
         app.state.auth.oidc = oidc_verifier(settings)
-        app.state.audit = AuditLog(audit_table(store), runner(store, app.state.store_limiter))
+        app.state.audit = AuditLog(store.audit, runner(store, app.state.store_limiter))
         await app.state.audit.maintain(settings.audit_retention_days)
         audit_maintenance = asyncio.create_task(
             app.state.audit.daily(settings.audit_retention_days)

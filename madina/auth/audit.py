@@ -33,9 +33,6 @@ from madina.auth.identities import Runner
 from madina.auth.principal import ANONYMOUS, Principal
 from madina.metrics import AUDIT_BATCH, AUDIT_ENTRIES
 from madina.store.audit import AuditEntry, AuditSQL
-from madina.store.audit_postgres import PostgresAudit
-from madina.store.audit_sqlite import SQLiteAudit
-from madina.store.sqlite import SQLiteStore
 
 log = structlog.get_logger("madina.audit")
 
@@ -44,11 +41,6 @@ REFUSED = frozenset({401, 403})
 REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 DAY_S = 24 * 3600.0
-
-
-def audit_table(store: object) -> AuditSQL:
-    """The audit table of the store's engine."""
-    return SQLiteAudit(store) if isinstance(store, SQLiteStore) else PostgresAudit(store)
 
 
 class AuditLog:

@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from madina.store.audit import AuditSQL
+    from madina.store.identities import IdentityStore
 
 Document = dict[str, Any]
 """A stored entity: see docs/internals.md."""
@@ -127,6 +131,10 @@ class Transaction(Protocol):
 class Store(Protocol):
     """One storage engine: entities per tenant, plus the broker's own small tables."""
 
+    identities: IdentityStore
+    """Users, API keys, tokens and login throttling (madina.auth)."""
+    audit: AuditSQL
+    """The audit log's table (madina.auth.audit)."""
     runs_on_loop: bool
     """True when calls are so short that the event loop thread makes them (embedded SQLite);
     False when they wait on a network server and belong on a worker thread (PostgreSQL)."""

@@ -28,6 +28,7 @@ import psycopg_pool
 import structlog
 
 from madina.store import postgres_filters, postgres_regex
+from madina.store.audit_postgres import PostgresAudit
 from madina.store.base import (
     AttributeSummary,
     Document,
@@ -96,6 +97,7 @@ class PostgresStore:
         self._listener: threading.Thread | None = None
         self._closing = threading.Event()
         self.identities = PostgresIdentities(self)
+        self.audit = PostgresAudit(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

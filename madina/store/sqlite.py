@@ -21,6 +21,7 @@ from typing import IO, Any
 import orjson
 
 from madina.store import sqlite_filters, sqlite_values
+from madina.store.audit_sqlite import SQLiteAudit
 from madina.store.base import (
     AttributeSummary,
     Document,
@@ -71,6 +72,7 @@ class SQLiteStore:
         self._geo_tokens = itertools.count(1)
         self._lock_file: IO[bytes] | None = None
         self.identities = SQLiteIdentities(self)
+        self.audit = SQLiteAudit(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
