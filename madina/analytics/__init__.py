@@ -1,0 +1,1 @@
+"""Shared algorithms with no city knowledge: robust statistics, windows, anomaly scores."""
