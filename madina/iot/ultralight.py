@@ -4,8 +4,10 @@ Measures are `key|value` pairs joined by `|` (`t|15|k|abc`); several groups join
 become their own update; a group may start with an ISO 8601 timestamp (`2016-06-13T00:35:30Z|t|15`)
 and a `TimeInstant|...` pair means the same. Commands go down as `dev@cmd|value` and come back as
 `dev@cmd|result`. UltraLight has no escaping: a value can never contain `|` or `#`, so a payload
-that seems to is malformed, not something to guess at. Values are untyped strings; the provisioned
-types turn them into numbers, booleans or places later (`madina.iot.measures`).
+that seems to is malformed, not something to guess at. As in the agent's own parser (iotagent-ul
+`ulParser.js`), a key or value may not be empty and one leading `|` of a group is ignored. Values
+are untyped strings; the provisioned types turn them into numbers, booleans or places later
+(`madina.iot.measures`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,16 @@ def parse_measures(
     return [_parse_group(group) for group in text.split("#")]
 
 
+def is_command_result(payload: str | bytes) -> bool:
+    """Whether a message sent where measures go is a command result (`dev@cmd|result`): the
+    agents accept both on the same HTTP resource, told apart by the `@` in the first field."""
+    head = payload.split(b"|" if isinstance(payload, bytes) else "|", 1)[0]
+    return (b"@" if isinstance(head, bytes) else "@") in head
+
+
 def _parse_group(group: str) -> MeasureGroup:
+    if group.startswith("|"):
+        group = group[1:]
     if not group:
         raise MalformedPayload("empty_group")
     fields = group.split("|")
@@ -54,6 +65,8 @@ def _parse_group(group: str) -> MeasureGroup:
             raise MalformedPayload("empty_key")
         if key in values or (key == TIME_INSTANT and timestamp is not None):
             raise MalformedPayload("duplicate_key", key)
+        if not value:
+            raise MalformedPayload("empty_value", key)
         if key == TIME_INSTANT:
             timestamp = parse_timestamp(value)
         else:

@@ -21,6 +21,7 @@ HELSINKI = Device(
         AttributeMapping("c", "count", "Integer"),
         AttributeMapping("on", "enabled", "Boolean"),
         AttributeMapping("l", "location", "geo:point"),
+        AttributeMapping("w", "windSpeed", "Float", {"unitCode": {"type": "Text", "value": "MTS"}}),
     ),
     static_attributes=(StaticAttribute("owner", "Relationship", "urn:ngsi-ld:Org:city"),),
     timezone="Europe/Helsinki",
@@ -40,9 +41,18 @@ HELSINKI = Device(
         ("Boolean", "0", {"type": "Property", "value": False}),
         ("Boolean", False, {"type": "Property", "value": False}),
         ("Text", "abc", {"type": "Property", "value": "abc"}),
-        ("Text", 7, {"type": "Property", "value": "7"}),
+        ("Text", 7, {"type": "Property", "value": 7}),  # Text keeps the value as sent
+        ("text", "x", {"type": "Property", "value": "x"}),  # type names ignore case
+        ("NUMBER", "2", {"type": "Property", "value": 2}),
         ("Property", {"a": [1]}, {"type": "Property", "value": {"a": [1]}}),
-        ("celsius", "15", {"type": "Property", "value": "15"}),
+        # an unknown type name types the value, as convertAttrNGSILD's default case does
+        ("celsius", "15", {"type": "Property", "value": {"@type": "celsius", "@value": "15"}}),
+        ("Date", "2026-01-15T23:30:00Z",
+         {"type": "Property", "value": {"@type": "Date", "@value": "2026-01-15"}}),
+        ("Time", "2026-01-15T23:30:05Z",
+         {"type": "Property", "value": {"@type": "Time", "@value": "23:30:05"}}),
+        ("LanguageProperty", {"fi": "katu", "en": "street"},
+         {"type": "LanguageProperty", "languageMap": {"fi": "katu", "en": "street"}}),
         (
             "DateTime",
             "2026-01-15T14:00:00",
@@ -51,10 +61,21 @@ HELSINKI = Device(
                 "value": {"@type": "DateTime", "@value": "2026-01-15T12:00:00.000000Z"},
             },
         ),
-        (
+        (  # NGSI-LD agents read coordinates longitude first (api.md, GeoProperty support)
             "geo:point",
-            "60.17, 24.94",
+            "24.94, 60.17",
             {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [24.94, 60.17]}},
+        ),
+        (
+            "Point",
+            [24.94, 60.17],
+            {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [24.94, 60.17]}},
+        ),
+        (
+            "geo:linestring",
+            "24.9, 60.1, 25.0, 60.2",
+            {"type": "GeoProperty",
+             "value": {"type": "LineString", "coordinates": [[24.9, 60.1], [25.0, 60.2]]}},
         ),
         (
             "geo:json",
@@ -93,14 +114,15 @@ def test_conversions(type_name, raw, expected):
         ("Float", None),
         ("Boolean", "maybe"),
         ("Boolean", 2),
-        ("Text", {"a": 1}),
-        ("Text", None),
+        ("celsius", {"a": 1}),
         ("DateTime", "soon"),
         ("DateTime", 1700000000),
         ("geo:point", "60.17"),
-        ("geo:point", "95, 10"),
+        ("geo:point", "10, 95"),
+        ("geo:point", "1, 2, 3, 4"),
+        ("LanguageProperty", "katu"),
         ("geo:point", "a, b"),
-        ("geo:point", [60, 24]),
+        ("geo:point", [200, 24]),
         ("geo:json", "{"),
         ("geo:json", {"type": "Circle"}),
         ("geo:json", {"type": "Point"}),
@@ -114,8 +136,8 @@ def test_bad_values(type_name, raw):
 
 
 def test_ultralight_message_end_to_end():
-    (group,) = ultralight.parse_measures("t|15|on|1|l|60.17,24.94|x|9")
-    result = convert(HELSINKI, group, received_at=RECEIVED)
+    (group,) = ultralight.parse_measures("t|15|on|1|l|24.94,60.17|x|9|w|3.5")
+    result = convert(HELSINKI, group, received_at=RECEIVED, with_static=True)
     assert result.rejected == []
     assert result.attributes == {
         "temperature": {"type": "Property", "value": 15, "observedAt": RECEIVED_ISO},
@@ -126,8 +148,21 @@ def test_ultralight_message_end_to_end():
             "observedAt": RECEIVED_ISO,
         },
         "x": {"type": "Property", "value": "9", "observedAt": RECEIVED_ISO},
+        "windSpeed": {"type": "Property", "value": 3.5, "unitCode": "MTS",
+                      "observedAt": RECEIVED_ISO},
         "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Org:city"},
     }
+
+
+def test_static_attributes_only_on_request_and_reserved_names_renamed():
+    result = convert(HELSINKI, MeasureGroup({"id": "7", "type": "x"}), received_at=RECEIVED)
+    assert set(result.attributes) == {"measure_id", "measure_type"}
+
+
+def test_null_is_dropped_and_counted():
+    result = convert(HELSINKI, MeasureGroup({"t": None, "c": "1"}), received_at=RECEIVED)
+    assert set(result.attributes) == {"count"}
+    assert [(r.object_id, r.reason) for r in result.rejected] == [("t", "bad_value")]
 
 
 def test_bad_value_rejects_only_its_attribute():
@@ -137,11 +172,10 @@ def test_bad_value_rejects_only_its_attribute():
     assert "temperature" not in result.attributes
 
 
-def test_unknown_measures_dropped_on_request():
-    result = convert(
-        HELSINKI, MeasureGroup({"x": "9", "t": "1"}), received_at=RECEIVED, keep_unknown=False
-    )
-    assert set(result.attributes) == {"temperature", "owner"}
+def test_unknown_measures_dropped_with_explicit_attrs():
+    device = Device("d", "urn:ngsi-ld:Thing:d", "Thing", HELSINKI.attributes, explicit_attrs=True)
+    result = convert(device, MeasureGroup({"x": "9", "t": "1"}), received_at=RECEIVED)
+    assert set(result.attributes) == {"temperature"}
     assert [(r.object_id, r.reason) for r in result.rejected] == [("x", "unknown_attribute")]
 
 
@@ -179,7 +213,7 @@ def test_bad_static_attribute_is_reported():
         "Thing",
         static_attributes=(StaticAttribute("where", "geo:point", "nowhere"),),
     )
-    result = convert(device, MeasureGroup({"t": "1"}), received_at=RECEIVED)
+    result = convert(device, MeasureGroup({"t": "1"}), received_at=RECEIVED, with_static=True)
     assert [(r.object_id, r.reason) for r in result.rejected] == [("where", "bad_value")]
     assert set(result.attributes) == {"t"}
 
@@ -192,6 +226,9 @@ TYPES = st.sampled_from(
         "Boolean",
         "Text",
         "DateTime",
+        "Date",
+        "LanguageProperty",
+        "LineString",
         "geo:point",
         "geo:json",
         "GeoProperty",
@@ -223,6 +260,7 @@ def test_conversion_never_crashes(type_name, raw):
     {"type": ["Point"], "coordinates": [24.9, 60.1]},  # an unhashable type crashed conversion
     {"type": "Point", "coordinates": [24.9]},
     '{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}',
+    "24.9",
 ])
 def test_invalid_geojson_is_a_bad_value(raw):
     mapping = AttributeMapping("v", "where", "geo:json")

@@ -24,7 +24,7 @@ STAMP = datetime(2016, 6, 13, 0, 35, 30, tzinfo=UTC)
             [MeasureGroup({"t": "1"}, datetime(2016, 6, 13, 2, 35, 30))],
         ),
         (b"t|15\r\n", [MeasureGroup({"t": "15"})]),
-        ("t|", [MeasureGroup({"t": ""})]),
+        ("|t|1", [MeasureGroup({"t": "1"})]),  # ulParser.js drops one leading bar
         ("c|3|m|caf\u00e9", [MeasureGroup({"c": "3", "m": "caf\u00e9"})]),
     ],
 )
@@ -41,8 +41,10 @@ def test_measures(payload, groups):
         ("t", "odd_pairs"),
         ("t|15|k", "odd_pairs"),
         ("2016-13-45T00:00:00Z|t|1", "odd_pairs"),
-        ("|15", "empty_key"),
-        (" |15", "empty_key"),
+        ("||15", "empty_key"),
+        ("t|1| |2", "empty_key"),
+        ("t|", "empty_value"),  # ulParser.js refuses empty fields
+        ("t||h|2", "empty_value"),
         ("t|1##h|2", "empty_group"),
         ("t|1#", "empty_group"),
         ("t|1|t|2", "duplicate_key"),
@@ -89,6 +91,13 @@ def test_malformed_commands(payload, reason):
         with pytest.raises(MalformedPayload) as caught:
             parse(payload)
         assert caught.value.reason == reason
+
+
+def test_command_results_are_told_from_measures():
+    assert ultralight.is_command_result("dev1@ping|ok")
+    assert ultralight.is_command_result(b"dev1@ping")
+    assert not ultralight.is_command_result("t|1|mail|a@b")
+    assert not ultralight.is_command_result(b"t|15")
 
 
 def test_format_command_round_trips():
