@@ -7,7 +7,8 @@ the spec's 207 multi-status asks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ from madina.context.errors import (
 )
 from madina.context.jsonld import TermMap
 from madina.context.query import check_uri
+from madina.context.recording import RecordingTransaction
+from madina.events.model import ChangeEvent
 from madina.store.base import Document, EntityQuery, Store
 from madina.store.filters import PatternError, UnqueryableName
 
@@ -56,6 +59,21 @@ class Broker:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.committed: list[Callable[[list[ChangeEvent]], None]] = []
+        """Called with the events of every transaction that committed changes, on the thread
+        that ran it: in-process consumers wake at once instead of polling the change log."""
+
+    @contextmanager
+    def transaction(self, tenant: str) -> Iterator[RecordingTransaction]:
+        """A store transaction that also records the history and change events of its
+        writes, committed with them."""
+        with self.store.transaction(tenant) as tx:
+            recording = RecordingTransaction(tx, tenant)
+            yield recording
+            recording.finish(now_iso())
+        if recording.events:
+            for callback in self.committed:
+                callback(recording.events)
 
     # -- reads -----------------------------------------------------------------------------
     def check_tenant(self, tenant: str) -> None:
@@ -81,7 +99,7 @@ class Broker:
     # -- single-entity writes ----------------------------------------------------------------
     def create(self, tenant: str, body: dict[str, Any], terms: TermMap) -> str:
         doc = parse_entity(body, terms, now_iso())
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             if not tx.insert(doc):
                 raise AlreadyExists(f"entity {doc['id']} already exists")
         return doc["id"]
@@ -93,7 +111,7 @@ class Broker:
         new = parse_entity({**body, "id": body.get("id", entity_id)}, terms, now)
         if new["id"] != entity_id:
             raise BadRequestData("the id in the body differs from the id in the path")
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             old = self._existing(tx, entity_id)
             tx.update(updates.replace_entity(old, new, now).doc, old)
 
@@ -105,14 +123,14 @@ class Broker:
         patch = parse_entity(
             {**body, "id": entity_id, "type": body.get("type", [])}, terms, now, partial=True
         )
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             old = self._existing(tx, entity_id)
             tx.update(updates.merge_entity(old, patch, now).doc, old)
 
     def delete(self, tenant: str, entity_id: str, types: set[str] | None = None) -> None:
         check_uri(entity_id, "entity id")
         self.check_tenant(tenant)
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             self._existing(tx, entity_id, types)
             tx.delete(entity_id)
 
@@ -131,7 +149,7 @@ class Broker:
         except (UnqueryableName, PatternError) as exc:
             raise BadRequestData(str(exc)) from None
         now = now_iso()
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             for entity_id in ids:
                 if keep is None and drop is None:
                     tx.delete(entity_id)
@@ -177,7 +195,7 @@ class Broker:
         now = now_iso()
         name = terms.expand(attr)
         self._check_body_id(body, entity_id)
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             old = self._existing(tx, entity_id)
             result = updates.partial_update_attribute(old, name, body, terms, now)
             tx.update(result.doc, old)
@@ -189,7 +207,7 @@ class Broker:
         self.check_tenant(tenant)
         now = now_iso()
         name = terms.expand(attr)
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             old = self._existing(tx, entity_id)
             instances = parse_attribute(attr, body, terms, now)
             result = updates.replace_attribute(old, name, instances, now)
@@ -209,7 +227,7 @@ class Broker:
             check_uri(dataset_id, "datasetId")
         self.check_tenant(tenant)
         name = terms.expand(attr)
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             old = self._existing(tx, entity_id)
             result = updates.delete_attribute(old, name, dataset_id, delete_all, now_iso())
             tx.update(result.doc, old)
@@ -218,7 +236,7 @@ class Broker:
     def batch_create(self, tenant: str, items: list[tuple[Any, TermMap]]) -> BatchResult:
         result = BatchResult()
         now = now_iso()
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             for body, terms in items:
                 try:
                     doc = parse_entity(body, terms, now)
@@ -237,7 +255,7 @@ class Broker:
         result = BatchResult()
         now = now_iso()
         parsed = self._parse_all(items, now, result)
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             existing = tx.get_many([d["id"] for d in parsed])
             for doc in parsed:
                 old = existing.get(doc["id"])
@@ -281,7 +299,7 @@ class Broker:
         result = BatchResult()
         now = now_iso()
         parsed = self._parse_all(items, now, result, partial=True)
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             existing = tx.get_many([d["id"] for d in parsed])
             for doc in parsed:
                 old = existing.get(doc["id"])
@@ -295,7 +313,7 @@ class Broker:
     def batch_delete(self, tenant: str, ids: list[Any]) -> BatchResult:
         result = BatchResult()
         self.check_tenant(tenant)
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             for entity_id in ids:
                 try:
                     check_uri(entity_id, "entity id")
@@ -314,7 +332,7 @@ class Broker:
         self._check_body_id(body, entity_id)
         now = now_iso()
         attrs = parse_attributes(body, terms, now)
-        with self.store.transaction(tenant) as tx:
+        with self.transaction(tenant) as tx:
             old = self._existing(tx, entity_id, types)
             result = operation(old, attrs, now, **options)
             tx.update(result.doc, old)

@@ -116,6 +116,50 @@ class WriteConflict(RuntimeError):
     """A concurrent transaction wrote what this one needed to write first (HTTP 409)."""
 
 
+@dataclass(frozen=True)
+class InstanceRow:
+    """One attribute instance of the history (clause 4.5.6 temporal representation), written in
+    the same transaction as the change it records."""
+
+    entity_id: str
+    entity_type: str
+    """The entity's first type (expanded): retention rules are per type."""
+    attr: str
+    dataset_id: str
+    """"" for the default instance."""
+    instance: dict[str, Any] | None
+    """The instance as stored in the entity document; None when it was deleted."""
+    observed_at: str
+    """Canonical UTC timestamp (`observedAt`, else `modifiedAt`; the deletion time for a
+    deletion): string order is time order."""
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One entity's change, appended to the change log in the same transaction as the change
+    (transactional outbox): consumers (notifications, domain services, live streams) read it
+    at least once, in commit order, from a cursor of their own."""
+
+    entity_id: str
+    kind: str
+    """created, updated or deleted."""
+    at: str
+    """Canonical UTC timestamp of the change."""
+    payload: dict[str, Any]
+    """madina.events.changes.Change fields: types, the entity after the change, the changed
+    attributes and their previous instances."""
+
+
+@dataclass(frozen=True)
+class StoredChange:
+    """A committed ChangeRow as a consumer reads it back."""
+
+    cursor: str
+    """Opaque position after this change: give it to `changes_after` to read on."""
+    tenant: str
+    row: ChangeRow
+
+
 class Transaction(Protocol):
     """Writes inside one atomic unit; nothing is visible or durable before the unit commits."""
 
@@ -126,6 +170,9 @@ class Transaction(Protocol):
     def update(self, doc: Document, previous: Document | None = None) -> None:
         """Replace the stored document; `previous` (if the caller has it) saves a read."""
     def delete(self, entity_id: str) -> bool: ...
+    def record(self, instances: list[InstanceRow], changes: list[ChangeRow]) -> None:
+        """Append history instances and change-log rows; written with the transaction's
+        other rows, so they commit or vanish with the change they describe."""
 
 
 class Store(Protocol):
@@ -159,6 +206,16 @@ class Store(Protocol):
     def load_contexts(self) -> list[dict[str, Any]]: ...
     def save_context(self, entry: dict[str, Any]) -> None: ...
     def delete_context(self, context_id: str) -> None: ...
+
+    # Change log (madina.events)
+    def changes_after(self, cursor: str | None, limit: int) -> list[StoredChange]:
+        """Committed changes after `cursor` (None: from the oldest kept), in commit order.
+        A change committed later never appears before one already returned, so a consumer that
+        remembers the last cursor it handled misses nothing."""
+    def latest_change_cursor(self) -> str | None:
+        """The cursor after the newest committed change (None: the log is empty)."""
+    def prune_changes(self, before: str) -> int:
+        """Delete changes older than the canonical timestamp `before`; returns how many."""
 
     def listen(self, topic: str, callback: Callable[[str], None]) -> None:
         """Call `callback(key)` whenever any worker process sharing the database announces a

@@ -27,14 +27,17 @@ import psycopg
 import psycopg_pool
 import structlog
 
-from madina.store import postgres_filters, postgres_regex
+from madina.store import change_log_postgres, postgres_filters, postgres_regex
 from madina.store.audit_postgres import PostgresAudit
 from madina.store.base import (
     AttributeSummary,
+    ChangeRow,
     Document,
     EntityQuery,
     EntitySelector,
     GeoFilter,
+    InstanceRow,
+    StoredChange,
     StoreUnavailable,
     TypeExpr,
     TypeSummary,
@@ -93,6 +96,8 @@ class PostgresStore:
         self._schema = ""
         self._sender = uuid.uuid4().hex
         self._entity_locks = EntityLocks()
+        self._history_months: set[datetime] = set()
+        """Months known to have a history partition (rows of other months create theirs)."""
         self._listeners: dict[str, list[Callable[[str], None]]] = {}
         self._listener: threading.Thread | None = None
         self._closing = threading.Event()
@@ -151,6 +156,7 @@ class PostgresStore:
             )
             if dropped:
                 log.info("history partitions dropped", partitions=dropped)
+        self._history_months = {start for _, start in HISTORY.partitions(conn)}
         self._maintained_on = now.date()
 
     @contextmanager
@@ -281,6 +287,7 @@ class PostgresStore:
                             (tenant,),
                         )
                     yield tx
+                    self._ensure_history_months(tx)
                     tx.flush()
             except psycopg.errors.DeadlockDetected as exc:
                 raise StoreUnavailable(f"transaction aborted by a deadlock: {exc}") from exc
@@ -288,6 +295,29 @@ class PostgresStore:
                 tx.release()
         if tenant:
             self._tenants.add(tenant)
+
+    def _ensure_history_months(self, tx: PostgresTransaction) -> None:
+        """A history row of a month without partition (an old or far-future observedAt) would
+        fail the insert: create the partition first, on a connection of its own, since DDL
+        inside the write transaction would lock the whole history table until commit."""
+        missing = change_log_postgres.history_months(tx.instances) - self._history_months
+        if missing:
+            with self._direct_connection() as conn:
+                change_log_postgres.ensure_history_months(conn, missing)
+            self._history_months |= missing
+
+    # -- change log ------------------------------------------------------------------------
+    def changes_after(self, cursor: str | None, limit: int) -> list[StoredChange]:
+        with self.connection() as conn:
+            return change_log_postgres.changes_after(conn, cursor, limit)
+
+    def latest_change_cursor(self) -> str | None:
+        with self.connection() as conn:
+            return change_log_postgres.latest_cursor(conn)
+
+    def prune_changes(self, before: str) -> int:
+        with self.connection() as conn:
+            return change_log_postgres.prune(conn, before)
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, tenant: str, entity_id: str) -> Document | None:
@@ -601,6 +631,8 @@ class PostgresTransaction:
         self._updates: dict[int, Document] = {}
         self._geo: dict[int, Document] = {}
         """pk -> the document whose GeoProperties replace the entity's geometry rows."""
+        self.instances: list[InstanceRow] = []
+        self._changes: list[ChangeRow] = []
 
     def get(self, entity_id: str) -> Document | None:
         return self.get_many([entity_id]).get(entity_id)
@@ -686,6 +718,10 @@ class PostgresTransaction:
         self.conn.execute("DELETE FROM entities WHERE pk = %s", (pk,))
         return True
 
+    def record(self, instances: list[InstanceRow], changes: list[ChangeRow]) -> None:
+        self.instances.extend(instances)
+        self._changes.extend(changes)
+
     def release(self) -> None:
         if self._held is not None:
             self._held.release()
@@ -734,3 +770,4 @@ class PostgresTransaction:
                     " FROM jsonb_array_elements(%s::jsonb) x",
                     (_json(rows),),
                 )
+        change_log_postgres.record(self.conn, self.tenant, self.instances, self._changes)

@@ -131,6 +131,26 @@ MIGRATIONS: list[str] = [
     ) PARTITION BY RANGE (at);
     CREATE INDEX audit_log_tenant ON audit_log (tenant, at);
     """,
+    # 5: the entity type on history rows (retention per type) and the change log that
+    # notifications, domain services and live streams consume (madina.events). `txid` orders
+    # the log: a row is read only once every transaction with a smaller id has ended, so a
+    # consumer's cursor never skips a change that commits late (sequence values do not follow
+    # commit order).
+    """
+    ALTER TABLE attribute_instances ADD COLUMN entity_type text NOT NULL DEFAULT '';
+    CREATE INDEX attribute_instances_by_time ON attribute_instances (observed_at);
+    CREATE TABLE changes (
+        txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        seq bigserial NOT NULL,
+        tenant text NOT NULL,
+        entity_id text NOT NULL,
+        kind text NOT NULL,
+        at timestamptz NOT NULL,
+        payload jsonb NOT NULL,
+        PRIMARY KEY (txid, seq)
+    );
+    CREATE INDEX changes_at ON changes (at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,14 +20,17 @@ from typing import IO, Any
 
 import orjson
 
-from madina.store import sqlite_filters, sqlite_values
+from madina.store import change_log_sqlite, sqlite_filters, sqlite_values
 from madina.store.audit_sqlite import SQLiteAudit
 from madina.store.base import (
     AttributeSummary,
+    ChangeRow,
     Document,
     EntityQuery,
     EntitySelector,
     GeoFilter,
+    InstanceRow,
+    StoredChange,
     TypeExpr,
     TypeSummary,
     attribute_summaries,
@@ -277,6 +280,17 @@ class SQLiteStore:
         with self._lock:
             self.conn.execute("DELETE FROM jsonld_contexts WHERE id = ?", (context_id,))
 
+    # -- change log ------------------------------------------------------------------------
+    def changes_after(self, cursor: str | None, limit: int) -> list[StoredChange]:
+        return change_log_sqlite.changes_after(self.conn, cursor, limit)
+
+    def latest_change_cursor(self) -> str | None:
+        return change_log_sqlite.latest_cursor(self.conn)
+
+    def prune_changes(self, before: str) -> int:
+        with self._lock, self._writer_turn():
+            return change_log_sqlite.prune(self.conn, before)
+
     def listen(self, topic: str, callback: Callable[[str], None]) -> None:
         """SQLite has no way to wake other processes; its caches read through on a miss
         instead, and a deletion reaches other local workers when they restart (the embedded
@@ -460,6 +474,8 @@ class SQLiteTransaction:
         """Per index: entity pk -> the rows to write (the latest document's)."""
         self._pks: dict[str, int] = {}
         """Entity id -> pk, for the entities this transaction has read or written."""
+        self._instances: list[InstanceRow] = []
+        self._changes: list[ChangeRow] = []
 
     def get(self, entity_id: str) -> Document | None:
         return self.get_many([entity_id]).get(entity_id)
@@ -524,6 +540,10 @@ class SQLiteTransaction:
             self._pending[kind].pop(pk, None)
         return True
 
+    def record(self, instances: list[InstanceRow], changes: list[ChangeRow]) -> None:
+        self._instances.extend(instances)
+        self._changes.extend(changes)
+
     def _value_rows(self, doc: Document) -> list[sqlite_values.Row]:
         rows: list[sqlite_values.Row] = []
         for name, instances in _attributes(doc):
@@ -566,6 +586,7 @@ class SQLiteTransaction:
             "INSERT INTO geo_index(id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
             [(shape_id, b[0], b[2], b[1], b[3]) for shape_id, _, _, _, b in shapes],
         )
+        change_log_sqlite.record(self.conn, self.tenant, self._instances, self._changes, _now())
 
 
 def _attributes(doc: Document) -> list[tuple[str, list[dict[str, Any]]]]:

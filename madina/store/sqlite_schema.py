@@ -136,6 +136,35 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_log_at ON audit_log (at);
     CREATE INDEX audit_log_tenant ON audit_log (tenant, at);
     """,
+    # 5: attribute history (madina.context.changes writes it with every change) and the change
+    # log that notifications, domain services and live streams consume (madina.events).
+    # Timestamps are canonical UTC strings: string order is time order.
+    """
+    CREATE TABLE attribute_instances (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        attr TEXT NOT NULL,
+        dataset_id TEXT NOT NULL DEFAULT '',
+        instance TEXT,
+        observed_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attribute_instances_lookup
+        ON attribute_instances (tenant, entity_id, attr, observed_at);
+    CREATE INDEX attribute_instances_by_time ON attribute_instances (observed_at);
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE INDEX changes_at ON changes (at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,67 @@
+"""The change log and attribute history on SQLite: one writer at a time, so AUTOINCREMENT
+order is commit order and a cursor is the last sequence number read."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from madina.store.base import ChangeRow, InstanceRow, StoredChange
+from madina.store.change_log import BadCursor, to_json
+
+
+def record(
+    conn: sqlite3.Connection,
+    tenant: str,
+    instances: list[InstanceRow],
+    changes: list[ChangeRow],
+    now: str,
+) -> None:
+    if instances:
+        conn.executemany(
+            "INSERT INTO attribute_instances(tenant, entity_id, entity_type, attr, dataset_id,"
+            " instance, observed_at, recorded_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (tenant, r.entity_id, r.entity_type, r.attr, r.dataset_id,
+                 None if r.instance is None else to_json(r.instance), r.observed_at, now,
+                 r.instance is None)
+                for r in instances
+            ],
+        )
+    if changes:
+        conn.executemany(
+            "INSERT INTO changes(tenant, entity_id, kind, at, payload) VALUES (?, ?, ?, ?, ?)",
+            [(tenant, c.entity_id, c.kind, c.at, to_json(c.payload)) for c in changes],
+        )
+
+
+def changes_after(
+    conn: sqlite3.Connection, cursor: str | None, limit: int
+) -> list[StoredChange]:
+    rows = conn.execute(
+        "SELECT seq, tenant, entity_id, kind, at, payload FROM changes WHERE seq > ?"
+        " ORDER BY seq LIMIT ?",
+        (_seq(cursor), limit),
+    )
+    return [
+        StoredChange(str(seq), tenant, ChangeRow(entity_id, kind, at, orjson.loads(payload)))
+        for seq, tenant, entity_id, kind, at, payload in rows
+    ]
+
+
+def latest_cursor(conn: sqlite3.Connection) -> str | None:
+    seq = conn.execute("SELECT max(seq) FROM changes").fetchone()[0]
+    return None if seq is None else str(seq)
+
+
+def prune(conn: sqlite3.Connection, before: str) -> int:
+    return conn.execute("DELETE FROM changes WHERE at < ?", (before,)).rowcount
+
+
+def _seq(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise BadCursor(f"{cursor!r} is not a change-log cursor")
+    return int(cursor)
