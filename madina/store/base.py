@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from madina.store.audit import AuditSQL
     from madina.store.identities import IdentityStore
+    from madina.store.iot import IotStore
 
 Document = dict[str, Any]
 """A stored entity: see docs/internals.md."""
@@ -182,6 +183,8 @@ class Store(Protocol):
     """Users, API keys, tokens and login throttling (madina.auth)."""
     audit: AuditSQL
     """The audit log's table (madina.auth.audit)."""
+    iot: IotStore
+    """The IoT gateway's service groups, devices and queued commands (madina.iot)."""
     runs_on_loop: bool
     """True when calls are so short that the event loop thread makes them (embedded SQLite);
     False when they wait on a network server and belong on a worker thread (PostgreSQL)."""

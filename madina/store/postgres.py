@@ -45,6 +45,7 @@ from madina.store.base import (
     attribute_summaries,
 )
 from madina.store.postgres_identities import PostgresIdentities
+from madina.store.postgres_iot import PostgresIot
 from madina.store.postgres_partitions import HISTORY
 from madina.store.postgres_schema import check
 
@@ -103,6 +104,7 @@ class PostgresStore:
         self._closing = threading.Event()
         self.identities = PostgresIdentities(self)
         self.audit = PostgresAudit(self)
+        self.iot = PostgresIot(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

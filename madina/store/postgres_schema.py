@@ -151,6 +151,38 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX changes_at ON changes (at);
     """,
+    # 6: the IoT gateway's provisioning (madina.store.iot): service groups, devices, commands
+    # waiting for devices that poll, and the revision number worker caches watch.
+    """
+    CREATE TABLE iot_groups (
+        apikey text NOT NULL,
+        resource text NOT NULL,
+        tenant text NOT NULL,
+        service_path text NOT NULL,
+        doc jsonb NOT NULL,
+        PRIMARY KEY (apikey, resource)
+    );
+    CREATE INDEX iot_groups_scope ON iot_groups (tenant, service_path);
+    CREATE TABLE iot_devices (
+        apikey text NOT NULL,
+        device_id text NOT NULL,
+        tenant text NOT NULL,
+        service_path text NOT NULL,
+        doc jsonb NOT NULL,
+        PRIMARY KEY (apikey, device_id)
+    );
+    CREATE INDEX iot_devices_scope ON iot_devices (tenant, service_path, device_id);
+    CREATE TABLE iot_commands (
+        apikey text NOT NULL,
+        device_id text NOT NULL,
+        name text NOT NULL,
+        value text NOT NULL,
+        seq bigint NOT NULL,
+        PRIMARY KEY (apikey, device_id, name)
+    );
+    CREATE TABLE iot_revision (revision bigint NOT NULL);
+    INSERT INTO iot_revision (revision) VALUES (0);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

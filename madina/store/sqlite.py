@@ -37,6 +37,7 @@ from madina.store.base import (
 )
 from madina.store.geometry import bbox_of
 from madina.store.sqlite_identities import SQLiteIdentities
+from madina.store.sqlite_iot import SQLiteIot
 from madina.store.sqlite_schema import migrate
 
 GEO_KINDS = ("GeoProperty",)
@@ -76,6 +77,7 @@ class SQLiteStore:
         self._lock_file: IO[bytes] | None = None
         self.identities = SQLiteIdentities(self)
         self.audit = SQLiteAudit(self)
+        self.iot = SQLiteIot(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

@@ -165,6 +165,38 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX changes_at ON changes (at);
     """,
+    # 6: the IoT gateway's provisioning (madina.store.iot): service groups, devices, commands
+    # waiting for devices that poll, and the revision number worker caches watch.
+    """
+    CREATE TABLE iot_groups (
+        apikey TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        service_path TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (apikey, resource)
+    );
+    CREATE INDEX iot_groups_scope ON iot_groups (tenant, service_path);
+    CREATE TABLE iot_devices (
+        apikey TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        service_path TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (apikey, device_id)
+    );
+    CREATE INDEX iot_devices_scope ON iot_devices (tenant, service_path, device_id);
+    CREATE TABLE iot_commands (
+        apikey TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (apikey, device_id, name)
+    );
+    CREATE TABLE iot_revision (revision INTEGER NOT NULL);
+    INSERT INTO iot_revision (revision) VALUES (0);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
