@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import anyio
 import structlog
@@ -35,6 +36,7 @@ from madina.context.errors import (
     ServiceUnavailable,
 )
 from madina.context.jsonld import ContextResolver
+from madina.events.feed import ChangeFeed
 from madina.logging import configure_logging
 from madina.metrics import STORE_UNAVAILABLE
 from madina.store.base import StoreUnavailable, WriteConflict
@@ -150,12 +152,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.audit.daily(settings.audit_retention_days)
         )
         pool_watch = asyncio.create_task(metrics.watch_pool(store))
+        changes = app.state.changes = ChangeFeed(
+            store,
+            poll_interval=settings.change_poll_interval,
+            retention=timedelta(hours=settings.change_log_retention_hours),
+        )
+        app.state.broker.committed.append(changes.wake)
+        await changes.start()
         log.info(
             "broker started", database=describe(settings.store_database), version=__version__
         )
         try:
             yield
         finally:
+            await changes.stop()
             audit_maintenance.cancel()
             pool_watch.cancel()
             store.close()

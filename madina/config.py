@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     history_retention_days: int | None = None
     """PostgreSQL: drop attribute history older than this, a month partition at a time
     (None: keep everything)."""
+    change_log_retention_hours: float = 24.0
+    """Entity change events are kept this long for consumers that were away (notifications
+    catching up after a restart, live streams resuming from `Last-Event-ID`)."""
+    change_poll_interval: float = 0.025
+    """Seconds between reads of the change log for changes committed by other worker processes
+    (a process's own changes are read at once)."""
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """NORMAL: a 2xx survives any crash of the process; FULL: also a power cut or OS crash,
     at the price of an fsync per write transaction."""

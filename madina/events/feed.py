@@ -1,0 +1,143 @@
+"""The change feed of one process: reads the change log once for every in-process reader.
+
+Live streams and in-process consumers subscribe here instead of each polling the database.
+A change committed by this process wakes the feed at once (`Broker.committed`); changes of
+other worker processes arrive at the next poll. Recent events stay in memory, so a reconnecting
+live stream resumes without a query; older ones come from the log until it is pruned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import structlog
+
+from madina.events.model import ChangeEvent
+from madina.store.base import Store, StoreUnavailable
+
+log = structlog.get_logger("madina.events")
+T = TypeVar("T")
+
+Reader = Callable[[list[ChangeEvent]], None]
+"""Gets every batch of events in commit order, on the event loop; must not block."""
+
+BATCH = 500
+PRUNE_EVERY = timedelta(hours=1)
+
+
+class ChangeFeed:
+    def __init__(
+        self,
+        store: Store,
+        poll_interval: float = 0.025,
+        retention: timedelta = timedelta(hours=24),
+        keep: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.poll_interval = poll_interval
+        self.retention = retention
+        self.recent: deque[ChangeEvent] = deque(maxlen=keep)
+        """The newest events read, oldest first."""
+        self.cursor: str | None = None
+        """Position after the last event read."""
+        self._readers: list[Reader] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._pruned_at: datetime | None = None
+
+    async def start(self) -> None:
+        """Read from now on: what committed before the process started is not news."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.cursor = await self._run(self.store.latest_change_cursor)
+        self._task = asyncio.create_task(self._read_forever(), name="madina-change-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self, _events: Any = None) -> None:
+        """Read the log now; callable from any thread (the broker's commit callbacks)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def subscribe(self, reader: Reader) -> None:
+        self._readers.append(reader)
+
+    def unsubscribe(self, reader: Reader) -> None:
+        with contextlib.suppress(ValueError):
+            self._readers.remove(reader)
+
+    async def since(self, cursor: str) -> list[ChangeEvent]:
+        """Events after `cursor` up to the feed's own position, for a reader resuming: from
+        memory when the cursor is recent enough, else from the log (BadCursor if forged)."""
+        position = next((n for n, e in enumerate(self.recent) if e.cursor == cursor), None)
+        if position is not None:
+            return list(self.recent)[position + 1 :]
+        events: list[ChangeEvent] = []
+        newest = self.recent[-1].cursor if self.recent else self.cursor
+        while True:
+            batch = await self._run(self.store.changes_after, cursor, BATCH)
+            for stored in batch:
+                events.append(ChangeEvent.from_stored(stored))
+                if stored.cursor == newest:
+                    return events
+            if len(batch) < BATCH:
+                return events
+            cursor = batch[-1].cursor
+
+    async def _read_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+            try:
+                await self.read()
+                await self._prune()
+            except StoreUnavailable as exc:
+                log.warning("change log unreadable", error=str(exc))
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("change feed failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def read(self) -> None:
+        """Hand every event committed since the last read to the readers."""
+        while True:
+            batch = await self._run(self.store.changes_after, self.cursor, BATCH)
+            if not batch:
+                return
+            events = [ChangeEvent.from_stored(stored) for stored in batch]
+            self.cursor = batch[-1].cursor
+            self.recent.extend(events)
+            for reader in list(self._readers):
+                try:
+                    reader(events)
+                except Exception:
+                    log.exception("change reader failed", reader=repr(reader))
+            if len(batch) < BATCH:
+                return
+
+    async def _prune(self) -> None:
+        now = datetime.now(UTC)
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        before = (now - self.retention).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        pruned = await self._run(self.store.prune_changes, before)
+        if pruned:
+            log.info("change log pruned", changes=pruned)
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        if self.store.runs_on_loop:
+            return function(*args)
+        return await asyncio.to_thread(function, *args)

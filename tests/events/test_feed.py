@@ -1,0 +1,67 @@
+"""The per-process change feed: own writes at once, other processes' writes by polling, and
+resuming from a cursor."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.testclient import TestClient
+
+from madina.config import Settings
+from madina.context.broker import Broker
+from madina.events.model import ChangeEvent
+from tests.context.entity_helpers import Terms
+
+JSON_LD = {"Content-Type": "application/json"}
+
+
+def sensor(n: int) -> dict:
+    return {"id": f"urn:ngsi-ld:Sensor:{n}", "type": "Sensor",
+            "temperature": {"type": "Property", "value": n}}
+
+
+def wait_for(predicate, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_readers_get_own_writes_in_order(client: TestClient) -> None:
+    feed = client.app.state.changes
+    seen: list[ChangeEvent] = []
+    feed.subscribe(seen.extend)
+    for n in range(3):
+        answer = client.post("/ngsi-ld/v1/entities", json=sensor(n), headers=JSON_LD)
+        assert answer.status_code == 201
+    client.delete("/ngsi-ld/v1/entities/urn:ngsi-ld:Sensor:0")
+    wait_for(lambda: len(seen) == 4)
+    assert [(e.kind, e.entity_id[-1]) for e in seen] == [
+        ("created", "0"), ("created", "1"), ("created", "2"), ("deleted", "0")]
+    feed.unsubscribe(seen.extend)
+
+
+def test_writes_of_another_process_arrive_by_polling(
+    client: TestClient, settings: Settings
+) -> None:
+    feed = client.app.state.changes
+    other = settings.store()  # a second worker process's store on the same database
+    other.open()
+    try:
+        Broker(other).create("", sensor(7), Terms())
+        wait_for(lambda: any(e.entity_id == "urn:ngsi-ld:Sensor:7" for e in feed.recent))
+    finally:
+        other.close()
+
+
+def test_resume_from_memory_and_from_the_log(client: TestClient) -> None:
+    feed = client.app.state.changes
+    for n in range(5):
+        client.post("/ngsi-ld/v1/entities", json=sensor(n), headers=JSON_LD)
+    wait_for(lambda: len(feed.recent) == 5)
+    first = feed.recent[0].cursor
+    resumed = client.portal.call(feed.since, first)
+    assert [e.entity_id[-1] for e in resumed] == ["1", "2", "3", "4"]
+    feed.recent.clear()  # forgotten: the log answers instead
+    resumed = client.portal.call(feed.since, first)
+    assert [e.entity_id[-1] for e in resumed] == ["1", "2", "3", "4"]
