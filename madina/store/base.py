@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from madina.store.audit import AuditSQL
     from madina.store.identities import IdentityStore
     from madina.store.iot import IotStore
+    from madina.store.open311 import Open311SQL
 
 Document = dict[str, Any]
 """A stored entity: see docs/internals.md."""
@@ -185,6 +186,9 @@ class Store(Protocol):
     """The audit log's table (madina.auth.audit)."""
     iot: IotStore
     """The IoT gateway's service groups, devices and queued commands (madina.iot)."""
+    open311: Open311SQL
+    """Open311's catalogue, app keys, requests, reporters and status history
+    (madina.services.open311)."""
     runs_on_loop: bool
     """True when calls are so short that the event loop thread makes them (embedded SQLite);
     False when they wait on a network server and belong on a worker thread (PostgreSQL)."""

@@ -44,6 +44,7 @@ from madina.store.base import (
     WriteConflict,
     attribute_summaries,
 )
+from madina.store.open311_postgres import PostgresOpen311
 from madina.store.postgres_identities import PostgresIdentities
 from madina.store.postgres_iot import PostgresIot
 from madina.store.postgres_partitions import HISTORY
@@ -105,6 +106,7 @@ class PostgresStore:
         self.identities = PostgresIdentities(self)
         self.audit = PostgresAudit(self)
         self.iot = PostgresIot(self)
+        self.open311 = PostgresOpen311(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

@@ -36,6 +36,7 @@ from madina.store.base import (
     attribute_summaries,
 )
 from madina.store.geometry import bbox_of
+from madina.store.open311_sqlite import SQLiteOpen311
 from madina.store.sqlite_identities import SQLiteIdentities
 from madina.store.sqlite_iot import SQLiteIot
 from madina.store.sqlite_schema import migrate
@@ -78,6 +79,7 @@ class SQLiteStore:
         self.identities = SQLiteIdentities(self)
         self.audit = SQLiteAudit(self)
         self.iot = SQLiteIot(self)
+        self.open311 = SQLiteOpen311(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

@@ -197,6 +197,112 @@ MIGRATIONS: list[str] = [
     CREATE TABLE iot_revision (revision INTEGER NOT NULL);
     INSERT INTO iot_revision (revision) VALUES (0);
     """,
+    # 7: Open311 GeoReport v2 (madina.store.open311): the catalogue per tenant, submitting apps'
+    # keys, service requests (public side), their reporters (personal data) and status history.
+    """
+    CREATE TABLE open311_jurisdictions (
+        tenant TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    );
+    CREATE TABLE open311_groups (
+        tenant TEXT NOT NULL,
+        code TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (tenant, code)
+    );
+    CREATE TABLE open311_services (
+        tenant TEXT NOT NULL,
+        code TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (tenant, code)
+    );
+    CREATE TABLE open311_departments (
+        tenant TEXT NOT NULL,
+        code TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (tenant, code)
+    );
+    CREATE TABLE open311_service_areas (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        department TEXT NOT NULL,
+        service_code TEXT NOT NULL,
+        geometry TEXT NOT NULL,
+        min_lon REAL NOT NULL,
+        min_lat REAL NOT NULL,
+        max_lon REAL NOT NULL,
+        max_lat REAL NOT NULL
+    );
+    CREATE INDEX open311_service_areas_service ON open311_service_areas (tenant, service_code);
+    CREATE TABLE open311_app_keys (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    -- AUTOINCREMENT: a request's number (its service_request_id) is never given out twice.
+    CREATE TABLE open311_requests (
+        pk INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        token TEXT NOT NULL,
+        service_code TEXT NOT NULL,
+        service_name TEXT NOT NULL,
+        department TEXT,
+        agency_responsible TEXT,
+        status TEXT NOT NULL,
+        status_notes TEXT,
+        description TEXT,
+        lat REAL,
+        long REAL,
+        address TEXT,
+        address_id TEXT,
+        zipcode TEXT,
+        media_url TEXT,
+        attributes TEXT NOT NULL,
+        service_notice TEXT,
+        requested_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        expected_at TEXT,
+        UNIQUE (tenant, token)
+    );
+    CREATE INDEX open311_requests_time ON open311_requests (tenant, requested_at);
+    CREATE INDEX open311_requests_service ON open311_requests (tenant, service_code, requested_at);
+    CREATE INDEX open311_requests_status ON open311_requests (tenant, status, requested_at);
+    CREATE TABLE open311_reporters (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        request_pk INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        email TEXT,
+        first_name TEXT,
+        last_name TEXT,
+        phone TEXT,
+        device_id TEXT,
+        account_id TEXT,
+        subject TEXT,
+        app_key TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX open311_reporters_request ON open311_reporters (tenant, request_pk);
+    CREATE INDEX open311_reporters_email ON open311_reporters (tenant, email);
+    CREATE TABLE open311_status_history (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        request_pk INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        note TEXT,
+        author TEXT
+    );
+    CREATE INDEX open311_status_history_request ON open311_status_history (tenant, request_pk, at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
