@@ -61,6 +61,14 @@ too_large), never free text, so the label stays bounded."""
 INGEST_BATCH = Histogram("madina_iot_ingest_batch_size", "Measures committed per transaction",
                          buckets=BATCH_BUCKETS)
 
+# -- domain services -----------------------------------------------------------------------
+DOMAIN_EVENTS = Counter("madina_domain_events", "Entity changes the domain services reacted to")
+DOMAIN_WRITES = Counter("madina_domain_writes",
+                        "Entities the domain services wrote (derived attributes, alerts)")
+DOMAIN_BACKLOG = Gauge("madina_domain_backlog",
+                       "Changes waiting for the domain services (a growing value: they lag)",
+                       multiprocess_mode="livesum")
+
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None

@@ -50,6 +50,8 @@ class ChangeFeed:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pruned_at: datetime | None = None
+        self._reading = asyncio.Lock()
+        """One read at a time: two reads from the same cursor would hand out events twice."""
 
     async def start(self) -> None:
         """Read from now on: what committed before the process started is not news."""
@@ -112,6 +114,10 @@ class ChangeFeed:
 
     async def read(self) -> None:
         """Hand every event committed since the last read to the readers."""
+        async with self._reading:
+            await self._read_all()
+
+    async def _read_all(self) -> None:
         while True:
             batch = await self._run(self.store.changes_after, self.cursor, BATCH)
             if not batch:

@@ -224,6 +224,12 @@ class Store(Protocol):
     def prune_changes(self, before: str) -> int:
         """Delete changes older than the canonical timestamp `before`; returns how many."""
 
+    def try_lead(self, role: str) -> Callable[[], bool] | None:
+        """Become the one process of all sharing the database that plays `role` (e.g. running
+        the domain services), or None when another process does. The function returned tells
+        whether the lead is still held (False once lost, e.g. with the database connection);
+        the lead ends with the process or `close()`."""
+
     def listen(self, topic: str, callback: Callable[[str], None]) -> None:
         """Call `callback(key)` whenever any worker process sharing the database announces a
         change of `topic` (e.g. "jsonld_contexts", with the context id), so per-process caches

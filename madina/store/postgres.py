@@ -103,6 +103,8 @@ class PostgresStore:
         self._listeners: dict[str, list[Callable[[str], None]]] = {}
         self._listener: threading.Thread | None = None
         self._closing = threading.Event()
+        self._leases: list[psycopg.Connection] = []
+        """Connections holding the advisory locks of the roles this process leads."""
         self.identities = PostgresIdentities(self)
         self.audit = PostgresAudit(self)
         self.iot = PostgresIot(self)
@@ -138,6 +140,9 @@ class PostgresStore:
 
     def close(self) -> None:
         self._closing.set()
+        for lease in self._leases:
+            lease.close()
+        self._leases.clear()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -309,6 +314,25 @@ class PostgresStore:
             with self._direct_connection() as conn:
                 change_log_postgres.ensure_history_months(conn, missing)
             self._history_months |= missing
+
+    def try_lead(self, role: str) -> Callable[[], bool] | None:
+        """A session advisory lock on a connection of its own: PostgreSQL frees it when the
+        holder's connection ends (process death, network loss), so a standby can take over."""
+        conn = self._direct_connection()
+        key = f"madina lead {self._schema} {role}"
+        if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
+            conn.close()
+            return None
+        self._leases.append(conn)
+
+        def held() -> bool:
+            try:
+                conn.execute("SELECT 1")
+            except psycopg.Error:
+                return False
+            return True
+
+        return held
 
     # -- change log ------------------------------------------------------------------------
     def changes_after(self, cursor: str | None, limit: int) -> list[StoredChange]:

@@ -71,6 +71,8 @@ class SQLiteStore:
         self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
+        self._leases: list[IO[bytes]] = []
+        """Lock files of the roles this process leads (try_lead)."""
         self._tenants: set[str] = set()
         self._name_ids: dict[str, int] = {}
         self._geo_filters: dict[int, Callable[[dict[str, Any]], bool]] = {}
@@ -108,6 +110,9 @@ class SQLiteStore:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+        for lease in self._leases:
+            lease.close()
+        self._leases.clear()
 
     def ping(self) -> None:
         self.conn.execute("SELECT 1")
@@ -283,6 +288,20 @@ class SQLiteStore:
     def delete_context(self, context_id: str) -> None:
         with self._lock:
             self.conn.execute("DELETE FROM jsonld_contexts WHERE id = ?", (context_id,))
+
+    def try_lead(self, role: str) -> Callable[[], bool] | None:
+        """A lock file per role, held for the life of the process: the kernel frees it when
+        the process dies, so a restarted worker can take over."""
+        if self.path == ":memory:":
+            return lambda: True
+        lock = open(f"{self.path}-{role}.lock", "ab")  # noqa: SIM115 (held until close)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            return None
+        self._leases.append(lock)
+        return lambda: not lock.closed
 
     # -- change log ------------------------------------------------------------------------
     def changes_after(self, cursor: str | None, limit: int) -> list[StoredChange]:

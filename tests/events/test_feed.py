@@ -3,12 +3,14 @@ resuming from a cursor."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from starlette.testclient import TestClient
 
 from madina.config import Settings
 from madina.context.broker import Broker
+from madina.events.feed import ChangeFeed
 from madina.events.model import ChangeEvent
 from tests.context.entity_helpers import Terms
 
@@ -65,3 +67,24 @@ def test_resume_from_memory_and_from_the_log(client: TestClient) -> None:
     feed.recent.clear()  # forgotten: the log answers instead
     resumed = client.portal.call(feed.since, first)
     assert [e.entity_id[-1] for e in resumed] == ["1", "2", "3", "4"]
+
+
+def test_concurrent_reads_hand_out_each_event_once(settings: Settings) -> None:
+    """On PostgreSQL reads run on threads: two at once from one cursor delivered twice."""
+    async def scenario() -> list[str]:
+        store = settings.store()
+        store.open()
+        try:
+            feed = ChangeFeed(store, poll_interval=3600)
+            await feed.start()
+            seen: list[str] = []
+            feed.subscribe(lambda events: seen.extend(e.entity_id for e in events))
+            for n in range(5):
+                Broker(store).create("", sensor(n), Terms())
+            await asyncio.gather(*(feed.read() for _ in range(4)))
+            await feed.stop()
+            return seen
+        finally:
+            store.close()
+
+    assert asyncio.run(scenario()) == [f"urn:ngsi-ld:Sensor:{n}" for n in range(5)]
