@@ -1,0 +1,52 @@
+"""Where a request belongs: inside the city's boundary, and to the department whose service area
+for its service holds the location (FixMyStreet's "bodies with categories per area", so a
+citizen never has to know who is responsible)."""
+
+from __future__ import annotations
+
+import functools
+
+import orjson
+from shapely import Geometry, Point, prepare
+from shapely.geometry import shape
+
+from madina.services.open311.catalogue import Jurisdiction, Service
+from madina.services.open311.errors import Open311Error, bad_request
+from madina.store.open311 import Doc
+
+
+@functools.lru_cache(maxsize=256)
+def _geometry(text: bytes) -> Geometry:
+    """Prepared geometries by their JSON text: a city's boundary and areas are parsed once per
+    process, not on every submission."""
+    geometry = shape(orjson.loads(text))
+    prepare(geometry)
+    return geometry
+
+
+def covers(area: Doc, lat: float, lon: float) -> bool:
+    """Whether the polygon holds the point (a point on its edge counts as inside)."""
+    return _geometry(orjson.dumps(area, option=orjson.OPT_SORT_KEYS)).covers(Point(lon, lat))
+
+
+def check_inside(jurisdiction: Jurisdiction, lat: float, lon: float) -> None:
+    if not covers(jurisdiction.boundary, lat, lon):
+        raise bad_request(
+            f"the location (lat {lat}, long {lon}) is outside the boundary of "
+            f"{jurisdiction.name} (jurisdiction {jurisdiction.id}); requests there go to "
+            "another authority")
+
+
+def department_at(jurisdiction: Jurisdiction, service: Service,
+                  candidates: list[tuple[str, Doc]], lat: float, lon: float) -> str:
+    """The first department (by code) whose area for `service` holds the point; `candidates`
+    are the areas whose bounding box does. Outside every area is refused."""
+    for department, area in candidates:
+        if covers(area, lat, lon):
+            return department
+    raise Open311Error(
+        400,
+        f"no department of {jurisdiction.name} handles service {service.code!r} "
+        f"({service.name}) at lat {lat}, long {lon}: the location is inside the boundary of "
+        f"{jurisdiction.name} (jurisdiction {jurisdiction.id}) but outside every service area "
+        "for that service")

@@ -1,0 +1,259 @@
+"""The Open311 service of one store: the catalogue per tenant, submissions checked, routed,
+stored and published, requests read back, status changes kept in step with their entities.
+
+Blocking calls (the database): the HTTP layer runs them where the engine wants them. A request
+is stored first (its number is its id), then published through the broker; if publishing fails
+the stored rows are removed again, so a refused or failed submission leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from madina.context.broker import Broker
+from madina.context.errors import ResourceNotFound
+from madina.context.jsonld import TermMap
+from madina.services.open311 import routing
+from madina.services.open311.catalogue import (
+    Catalogue,
+    CatalogueError,
+    Department,
+    Jurisdiction,
+    Service,
+    checked,
+    from_record,
+)
+from madina.services.open311.entity import entity, entity_id
+from madina.services.open311.errors import bad_request, not_found
+from madina.services.open311.query import RequestQuery
+from madina.services.open311.submission import Submission, canonical, check_attributes
+from madina.store.base import Store
+from madina.store.open311 import (
+    AppKey,
+    JurisdictionTaken,
+    NewRequest,
+    Open311SQL,
+    Reporter,
+    RequestRecord,
+    StatusChange,
+)
+
+OPEN, CLOSED = "open", "closed"
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who sent a submission: a signed-in identity, an app's api_key, or (open mode) nobody."""
+
+    subject: str | None = None
+    app_key: str | None = None
+
+
+def key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> str:
+    return canonical(datetime.now(UTC))
+
+
+class Open311Service:
+    def __init__(self, store: Store, broker: Broker) -> None:
+        self.tables: Open311SQL = store.open311
+        self.broker = broker
+        self._catalogues: dict[str, Catalogue] = {}
+
+    # -- catalogue ---------------------------------------------------------------------------
+    def tenant_for(self, jurisdiction_id: str | None, header_tenant: str) -> str:
+        """The tenant a GeoReport call is about: the one serving `jurisdiction_id` (one
+        endpoint, several cities), else the NGSILD-Tenant header's (the default tenant)."""
+        if jurisdiction_id is None:
+            return header_tenant
+        tenant = self.tables.jurisdiction_tenant(jurisdiction_id)
+        if tenant is None:
+            raise not_found(f"jurisdiction_id {jurisdiction_id!r} is not served here")
+        if header_tenant and header_tenant != tenant:
+            raise bad_request(f"jurisdiction_id {jurisdiction_id!r} is not in tenant "
+                              f"{header_tenant!r} (NGSILD-Tenant)")
+        return tenant
+
+    def catalogue(self, tenant: str) -> Catalogue:
+        """The tenant's catalogue; kept per process and read again once it changed (any worker
+        may have changed it: the jurisdiction row's time says so)."""
+        found = self.tables.jurisdiction(tenant)
+        cached = self._catalogues.get(tenant)
+        if cached is not None and found is not None and cached.changed_at == found[2]:
+            return cached
+        catalogue = from_record(self.tables.catalogue(tenant))
+        if catalogue.jurisdiction is not None:
+            self._catalogues[tenant] = catalogue
+        return catalogue
+
+    def configured(self, tenant: str) -> tuple[Catalogue, Jurisdiction]:
+        catalogue = self.catalogue(tenant)
+        if catalogue.jurisdiction is None:
+            raise not_found("no Open311 jurisdiction is configured"
+                            + (f" in tenant {tenant!r}" if tenant else ""))
+        return catalogue, catalogue.jurisdiction
+
+    def replace_catalogue(self, tenant: str, catalogue: Catalogue) -> Catalogue:
+        """Store a checked catalogue whole; CatalogueError if its jurisdiction_id is taken."""
+        checked(catalogue)
+        try:
+            self.tables.replace_catalogue(tenant, catalogue.record(_now()))
+        except JurisdictionTaken as exc:
+            raise CatalogueError(str(exc)) from None
+        self._catalogues.pop(tenant, None)
+        return self.catalogue(tenant)
+
+    def put_service(self, tenant: str, service: Service) -> bool:
+        """Add or replace one service; True when it is new."""
+        catalogue = self.catalogue(tenant)
+        new = catalogue.service(service.code) is None
+        services = tuple(service if s.code == service.code else s for s in catalogue.services)
+        self.replace_catalogue(tenant, replace(catalogue, services=services + (
+            (service,) if new else ())))
+        return new
+
+    def delete_service(self, tenant: str, code: str) -> bool:
+        """Remove a service and every department's area for it; requests keep their copy of
+        its code and name."""
+        catalogue = self.catalogue(tenant)
+        if catalogue.service(code) is None:
+            return False
+        departments = tuple(
+            replace(d, service_areas=tuple(a for a in d.service_areas if a[0] != code))
+            for d in catalogue.departments)
+        self.replace_catalogue(tenant, replace(
+            catalogue, services=tuple(s for s in catalogue.services if s.code != code),
+            departments=departments))
+        return True
+
+    def put_department(self, tenant: str, department: Department) -> bool:
+        catalogue = self.catalogue(tenant)
+        new = catalogue.department(department.code) is None
+        departments = tuple(department if d.code == department.code else d
+                            for d in catalogue.departments)
+        self.replace_catalogue(tenant, replace(catalogue, departments=departments + (
+            (department,) if new else ())))
+        return new
+
+    def delete_department(self, tenant: str, code: str) -> bool:
+        """Remove a department; requests routed to it keep its name as agency_responsible."""
+        catalogue = self.catalogue(tenant)
+        if catalogue.department(code) is None:
+            return False
+        self.replace_catalogue(tenant, replace(
+            catalogue, departments=tuple(d for d in catalogue.departments if d.code != code)))
+        return True
+
+    # -- app keys ----------------------------------------------------------------------------
+    def create_key(self, tenant: str, name: str) -> tuple[AppKey, str]:
+        """A new api_key for a submitting app: (the key, its secret, shown only now)."""
+        secret = secrets.token_urlsafe(32)
+        key = AppKey(secrets.token_hex(8), tenant, name, key_hash(secret), False, _now())
+        self.tables.add_app_key(key)
+        return key, secret
+
+    def app_key(self, secret: str) -> AppKey | None:
+        """The enabled key whose secret this is."""
+        key = self.tables.app_key_by_secret(key_hash(secret))
+        return key if key is not None and not key.disabled else None
+
+    # -- requests ----------------------------------------------------------------------------
+    def submit(self, tenant: str, submission: Submission, submitter: Submitter,
+               terms: TermMap) -> tuple[RequestRecord, Service]:
+        """Check, route, store and publish one request; Open311Error when refused (nothing
+        stored)."""
+        catalogue, jurisdiction = self.configured(tenant)
+        service = catalogue.service(submission.service_code)
+        if service is None:
+            raise bad_request(f"service_code {submission.service_code!r} is not a service of "
+                              f"{jurisdiction.name} (GET services lists them)")
+        attributes = check_attributes(service, submission.raw_attributes)
+        department = self._route(tenant, jurisdiction, service, submission)
+        routed = catalogue.department(department) if department is not None else None
+        now = _now()
+        record = RequestRecord(
+            tenant=tenant, id="", token=secrets.token_urlsafe(16), service_code=service.code,
+            service_name=service.name, department=department,
+            agency_responsible=routed.name if routed is not None else None, status=OPEN,
+            status_notes=None, description=submission.description, lat=submission.lat,
+            long=submission.long, address=submission.address_string,
+            address_id=submission.address_id, zipcode=None, media_url=submission.media_url,
+            attributes=attributes,
+            service_notice=service.service_notice or jurisdiction.service_notice,
+            requested_at=now, updated_at=now,
+        )
+        contact = submission.contact
+        reporter = Reporter("reporter", contact.email, contact.first_name, contact.last_name,
+                            contact.phone, contact.device_id, contact.account_id,
+                            submitter.subject, submitter.app_key, now)
+        stored = self.tables.add_request(NewRequest(record, reporter, StatusChange(now, OPEN)))
+        try:
+            self.broker.create(tenant, entity(stored, service), terms)
+        except BaseException:
+            self.tables.delete_request(tenant, stored.id)
+            raise
+        return stored, service
+
+    def _route(self, tenant: str, jurisdiction: Jurisdiction, service: Service,
+               submission: Submission) -> str | None:
+        """The department responsible. Without coordinates (an address only), the service's
+        only department if it has one; else none yet, for staff to assign."""
+        if submission.lat is None or submission.long is None:
+            serving = self.tables.departments_serving(tenant, service.code)
+            return serving[0] if len(serving) == 1 else None
+        routing.check_inside(jurisdiction, submission.lat, submission.long)
+        candidates = self.tables.areas_at(tenant, service.code, submission.long, submission.lat)
+        return routing.department_at(jurisdiction, service, candidates, submission.lat,
+                                     submission.long)
+
+    def requests(self, tenant: str, query: RequestQuery) -> list[RequestRecord]:
+        self.configured(tenant)
+        if query.ids is not None:
+            return self.tables.requests_by_id(tenant, query.ids)
+        return self.tables.requests(tenant, query.filter)
+
+    def request(self, tenant: str, request_id: str) -> RequestRecord:
+        self.configured(tenant)
+        record = self.tables.request(tenant, request_id)
+        if record is None:
+            raise not_found(f"service request {request_id!r} not found")
+        return record
+
+    def request_id_of_token(self, tenant: str, token: str) -> str:
+        self.configured(tenant)
+        request_id = self.tables.request_id_of_token(tenant, token)
+        if request_id is None:
+            raise not_found(f"token {token!r} not found")
+        return request_id
+
+    def history(self, tenant: str, request_ids: list[str]) -> dict[str, list[StatusChange]]:
+        return self.tables.history(tenant, request_ids)
+
+    def reporters(self, tenant: str, request_id: str) -> list[Reporter]:
+        return self.tables.reporters(tenant, request_id)
+
+    def change_status(self, tenant: str, record: RequestRecord, status: str,
+                      status_notes: str | None, author: str, terms: TermMap) -> RequestRecord:
+        """Set open/closed with its notes, record the change, and bring the entity in step;
+        if the entity cannot be written the change is undone."""
+        change = StatusChange(_now(), status, status_notes, author)
+        changed = self.tables.change_status(tenant, record.id, change, status_notes)
+        if changed is None:
+            raise not_found(f"service request {record.id!r} not found")
+        before, after = changed
+        body = entity(after, self.catalogue(tenant).service(after.service_code))
+        try:
+            try:
+                self.broker.replace(tenant, entity_id(after.id), body, terms)
+            except ResourceNotFound:  # deleted through the NGSI-LD API: publish it again
+                self.broker.create(tenant, body, terms)
+        except BaseException:
+            self.tables.restore_status(before, change)
+            raise
+        return after
