@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import structlog
 
 from madina.events.model import ChangeEvent
 from madina.store.base import Store, StoreUnavailable
+from madina.store.change_log import BadCursor
 
 log = structlog.get_logger("madina.events")
 T = TypeVar("T")
@@ -28,6 +30,10 @@ Reader = Callable[[list[ChangeEvent]], None]
 
 BATCH = 500
 PRUNE_EVERY = timedelta(hours=1)
+
+
+class CursorExpired(BadCursor):
+    """A well-formed cursor older than the change log kept (see `ChangeFeed._check_kept`)."""
 
 
 class ChangeFeed:
@@ -81,21 +87,46 @@ class ChangeFeed:
 
     async def since(self, cursor: str) -> list[ChangeEvent]:
         """Events after `cursor` up to the feed's own position, for a reader resuming: from
-        memory when the cursor is recent enough, else from the log (BadCursor if forged)."""
+        memory when the cursor is recent enough, else from the log (BadCursor if forged,
+        CursorExpired if what followed it may have been pruned)."""
+        return [event async for batch in self.batches_since(cursor) for event in batch]
+
+    async def batches_since(self, cursor: str) -> AsyncIterator[list[ChangeEvent]]:
+        """`since` a batch at a time, so a reader can stop early instead of holding a day of
+        the log in memory. The feed's position is taken when iteration starts: together with
+        a reader subscribed in the same step, nothing falls between the two."""
         position = next((n for n, e in enumerate(self.recent) if e.cursor == cursor), None)
         if position is not None:
-            return list(self.recent)[position + 1 :]
-        events: list[ChangeEvent] = []
-        newest = self.recent[-1].cursor if self.recent else self.cursor
+            yield list(itertools.islice(self.recent, position + 1, None))
+            return
+        newest = self.cursor
+        if cursor == newest:
+            return
+        await self._check_kept(cursor)
         while True:
             batch = await self._run(self.store.changes_after, cursor, BATCH)
-            for stored in batch:
-                events.append(ChangeEvent.from_stored(stored))
-                if stored.cursor == newest:
-                    return events
+            events = [ChangeEvent.from_stored(stored) for stored in batch]
+            end = next((n for n, e in enumerate(events) if e.cursor == newest), None)
+            if end is not None:
+                yield events[: end + 1]
+                return
+            if events:
+                yield events
             if len(batch) < BATCH:
-                return events
+                return
             cursor = batch[-1].cursor
+
+    async def _check_kept(self, cursor: str) -> None:
+        """Raise CursorExpired when `cursor` lies before the oldest change kept: the changes
+        right after it may have been pruned, and a reader resuming there would miss them
+        without knowing. (A cursor before the very first change ever logged is judged the
+        same way: the log cannot tell it from one whose successors were pruned.)"""
+        following = await self._run(self.store.changes_after, cursor, 1)
+        if not following:
+            return
+        oldest = await self._run(self.store.changes_after, None, 1)
+        if oldest and oldest[0].cursor == following[0].cursor:
+            raise CursorExpired(f"{cursor!r} is older than the change log kept")
 
     async def _read_forever(self) -> None:
         while True:
