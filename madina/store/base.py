@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from madina.store.audit import AuditSQL
+    from madina.store.cap_messages import CapMessageSQL
     from madina.store.identities import IdentityStore
     from madina.store.iot import IotStore
     from madina.store.open311 import Open311SQL
+    from madina.store.subscriptions import SubscriptionStore
 
 Document = dict[str, Any]
 """A stored entity: see docs/internals.md."""
@@ -189,6 +191,11 @@ class Store(Protocol):
     open311: Open311SQL
     """Open311's catalogue, app keys, requests, reporters and status history
     (madina.services.open311)."""
+    cap_messages: CapMessageSQL
+    """The CAP messages each tenant published (madina.api.alerts serves them)."""
+    subscriptions: SubscriptionStore
+    """NGSI-LD subscriptions, their notification outbox and the notifier's cursor
+    (madina.events.notifier)."""
     runs_on_loop: bool
     """True when calls are so short that the event loop thread makes them (embedded SQLite);
     False when they wait on a network server and belong on a worker thread (PostgreSQL)."""

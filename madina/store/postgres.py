@@ -44,11 +44,13 @@ from madina.store.base import (
     WriteConflict,
     attribute_summaries,
 )
+from madina.store.cap_messages_postgres import PostgresCapMessages
 from madina.store.open311_postgres import PostgresOpen311
 from madina.store.postgres_identities import PostgresIdentities
 from madina.store.postgres_iot import PostgresIot
 from madina.store.postgres_partitions import HISTORY
 from madina.store.postgres_schema import check
+from madina.store.postgres_subscriptions import PostgresSubscriptions
 
 log = structlog.get_logger("madina.store")
 
@@ -109,6 +111,8 @@ class PostgresStore:
         self.audit = PostgresAudit(self)
         self.iot = PostgresIot(self)
         self.open311 = PostgresOpen311(self)
+        self.cap_messages = PostgresCapMessages(self)
+        self.subscriptions = PostgresSubscriptions(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

@@ -289,6 +289,64 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX open311_status_history_request ON open311_status_history (tenant, request_pk, at);
     """,
+    # 8: subscriptions and their notifications (madina.store.subscriptions): the documents with
+    # their delivery counters, the revision worker caches watch, the outbox of notifications
+    # to send, and the change-log cursors of durable consumers (the notifier's).
+    """
+    CREATE TABLE subscriptions (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        doc jsonb NOT NULL,
+        created_at text NOT NULL,
+        modified_at text NOT NULL,
+        times_sent bigint NOT NULL DEFAULT 0,
+        times_failed bigint NOT NULL DEFAULT 0,
+        last_notification text,
+        last_success text,
+        last_failure text,
+        delivery_status text,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX subscriptions_created ON subscriptions (tenant, created_at, id);
+    CREATE TABLE subscription_revision (revision bigint NOT NULL);
+    INSERT INTO subscription_revision (revision) VALUES (0);
+    CREATE TABLE notification_outbox (
+        seq bigserial PRIMARY KEY,
+        tenant text NOT NULL,
+        subscription_id text NOT NULL,
+        lane text NOT NULL,
+        request jsonb NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        due double precision NOT NULL,
+        claimed_by text,
+        claimed_until double precision
+    );
+    CREATE INDEX notification_outbox_due ON notification_outbox (due);
+    CREATE INDEX notification_outbox_subscription
+        ON notification_outbox (tenant, subscription_id);
+    CREATE INDEX notification_outbox_claimer ON notification_outbox (claimed_by);
+    CREATE TABLE event_cursors (
+        consumer text PRIMARY KEY,
+        cursor text NOT NULL
+    );
+    """,
+    # 9: the CAP messages each tenant published (madina.store.cap_messages): the XML as issued,
+    # when it was sent and expires, what it references, and whether a later message superseded
+    # it; the public feed reads the current ones newest first.
+    """
+    CREATE TABLE cap_messages (
+        tenant text NOT NULL,
+        identifier text NOT NULL,
+        sent text NOT NULL,
+        msg_type text NOT NULL,
+        refs text NOT NULL,
+        expires text,
+        xml text NOT NULL,
+        superseded boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (tenant, identifier)
+    );
+    CREATE INDEX cap_messages_current ON cap_messages (tenant, superseded, sent);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

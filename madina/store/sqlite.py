@@ -35,11 +35,13 @@ from madina.store.base import (
     TypeSummary,
     attribute_summaries,
 )
+from madina.store.cap_messages_sqlite import SQLiteCapMessages
 from madina.store.geometry import bbox_of
 from madina.store.open311_sqlite import SQLiteOpen311
 from madina.store.sqlite_identities import SQLiteIdentities
 from madina.store.sqlite_iot import SQLiteIot
 from madina.store.sqlite_schema import migrate
+from madina.store.sqlite_subscriptions import SQLiteSubscriptions
 
 GEO_KINDS = ("GeoProperty",)
 SLOT_BITS = 20
@@ -82,6 +84,8 @@ class SQLiteStore:
         self.audit = SQLiteAudit(self)
         self.iot = SQLiteIot(self)
         self.open311 = SQLiteOpen311(self)
+        self.cap_messages = SQLiteCapMessages(self)
+        self.subscriptions = SQLiteSubscriptions(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

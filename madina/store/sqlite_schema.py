@@ -303,6 +303,64 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX open311_status_history_request ON open311_status_history (tenant, request_pk, at);
     """,
+    # 8: subscriptions and their notifications (madina.store.subscriptions): the documents with
+    # their delivery counters, the revision worker caches watch, the outbox of notifications
+    # to send, and the change-log cursors of durable consumers (the notifier's).
+    """
+    CREATE TABLE subscriptions (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        times_sent INTEGER NOT NULL DEFAULT 0,
+        times_failed INTEGER NOT NULL DEFAULT 0,
+        last_notification TEXT,
+        last_success TEXT,
+        last_failure TEXT,
+        delivery_status TEXT,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX subscriptions_created ON subscriptions (tenant, created_at, id);
+    CREATE TABLE subscription_revision (revision INTEGER NOT NULL);
+    INSERT INTO subscription_revision (revision) VALUES (0);
+    CREATE TABLE notification_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        subscription_id TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        request TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due REAL NOT NULL,
+        claimed_by TEXT,
+        claimed_until REAL
+    );
+    CREATE INDEX notification_outbox_due ON notification_outbox (due);
+    CREATE INDEX notification_outbox_subscription
+        ON notification_outbox (tenant, subscription_id);
+    CREATE INDEX notification_outbox_claimer ON notification_outbox (claimed_by);
+    CREATE TABLE event_cursors (
+        consumer TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL
+    );
+    """,
+    # 9: the CAP messages each tenant published (madina.store.cap_messages): the XML as issued,
+    # when it was sent and expires, what it references, and whether a later message superseded
+    # it; the public feed reads the current ones newest first.
+    """
+    CREATE TABLE cap_messages (
+        tenant TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        sent TEXT NOT NULL,
+        msg_type TEXT NOT NULL,
+        refs TEXT NOT NULL,
+        expires TEXT,
+        xml TEXT NOT NULL,
+        superseded INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant, identifier)
+    );
+    CREATE INDEX cap_messages_current ON cap_messages (tenant, superseded, sent);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
