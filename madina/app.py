@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,10 +18,11 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
-from madina.api import admin, audit, auth, http, jsonld_contexts, metrics, ngsild, openapi
+from madina.api import admin, audit, auth, http, iot, jsonld_contexts, metrics, ngsild, openapi
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
 from madina.auth.audit import Audit, AuditLog
+from madina.auth.identities import Runner
 from madina.auth.middleware import Authentication
 from madina.auth.oidc import oidc_verifier
 from madina.auth.rules import OPEN, allow
@@ -37,9 +39,10 @@ from madina.context.errors import (
 )
 from madina.context.jsonld import ContextResolver
 from madina.events.feed import ChangeFeed
+from madina.iot.gateway import Gateway
 from madina.logging import configure_logging
 from madina.metrics import STORE_UNAVAILABLE
-from madina.store.base import StoreUnavailable, WriteConflict
+from madina.store.base import Store, StoreUnavailable, WriteConflict
 from madina.store.engines import describe
 
 log = structlog.get_logger("madina")
@@ -118,6 +121,20 @@ class MadinaApp(Starlette):
         return SecurityHeaders(super().build_middleware_stack(), hsts=settings.hsts)
 
 
+def gateway(settings: Settings, store: Store, broker: Broker, contexts: ContextResolver,
+            run_in_store: Runner) -> Gateway:
+    """The IoT gateway of this worker (MQTT only when MADINA_MQTT_URL is set)."""
+    return Gateway(
+        store, broker, contexts.core(), run_in_store,
+        mqtt_url=settings.mqtt_url,
+        mqtt_client_id=settings.mqtt_client_id or f"madina-{socket.gethostname()}",
+        mqtt_share_group=settings.mqtt_share_group,
+        batch_max=settings.iot_batch_max,
+        batch_wait=settings.iot_batch_wait_ms / 1000,
+        max_bytes=settings.iot_max_payload_bytes,
+    )
+
+
 def create_worker_app() -> Starlette:
     """The app of one `madina serve --workers N` process: settings and logging come from the
     environment the supervisor prepared (uvicorn imports this by name in each worker)."""
@@ -159,12 +176,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         app.state.broker.committed.append(changes.wake)
         await changes.start()
+        iot_gateway = app.state.iot = gateway(settings, store, app.state.broker, contexts,
+                                              runner(store, app.state.store_limiter))
+        await iot_gateway.start()
         log.info(
             "broker started", database=describe(settings.store_database), version=__version__
         )
         try:
             yield
         finally:
+            await iot_gateway.stop()
             await changes.stop()
             audit_maintenance.cancel()
             pool_watch.cancel()
@@ -177,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", metrics.endpoint(settings.metrics_public), methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
             Mount("/auth", routes=[*auth.routes, *admin.routes, *audit.routes]),
+            Mount("/iot", routes=iot.routes),
         ],
         exception_handlers={
             NgsiError: ngsi_error,

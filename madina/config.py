@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     not named here grant nothing."""
     oidc_tenant_claim: str | None = None
     """Claim naming the tenant of the token's user; unset: the default tenant."""
+    mqtt_url: str | None = None
+    """mqtt://[user:password@]host:port (or mqtts://) of the MQTT broker devices publish to;
+    unset: no MQTT (`madina demo` then starts an embedded broker)."""
+    mqtt_client_id: str = ""
+    """Base of the gateway's MQTT client ids (`<id>-<n>` per worker process); unset:
+    madina-<hostname>. Keep it stable: the MQTT broker keeps undelivered messages per id."""
+    mqtt_share_group: str = "madina"
+    """Shared-subscription group of the workers (each message consumed once); empty: none."""
+    iot_batch_max: int = 1000
+    """Most device messages committed in one group commit."""
+    iot_batch_wait_ms: float = 5.0
+    """How long a group commit waits for more messages when fewer than the maximum came."""
+    iot_max_payload_bytes: int = 64 * 1024
+    """Device messages larger than this are refused before parsing."""
 
     @field_validator("rate_limit_per_ip", "rate_limit_per_client")
     @classmethod

@@ -56,10 +56,18 @@ MEASURES_ACCEPTED = Counter("madina_iot_measures_accepted",
                             "Device measures committed to the store", ["transport"])
 MEASURES_REJECTED = Counter("madina_iot_measures_rejected",
                             "Device measures refused", ["transport", "reason"])
-"""`reason` is one of a fixed set (malformed, unknown_apikey, unknown_device, conversion,
-too_large), never free text, so the label stays bounded."""
-INGEST_BATCH = Histogram("madina_iot_ingest_batch_size", "Measures committed per transaction",
+"""`reason` is one of a fixed set, never free text, so the label stays bounded. A message
+refused whole: malformed, too_large, unknown_apikey, unknown_device, unknown_command, invalid
+(the broker refused the update), internal. One value refused while the rest of its message
+lands: bad_value, unknown_attribute (`explicitAttrs`)."""
+INGEST_BATCH = Histogram("madina_iot_ingest_batch_size", "Messages per group commit",
                          buckets=BATCH_BUCKETS)
+INGEST_LATENCY = Histogram("madina_iot_ingest_latency_seconds",
+                           "Time from a measure's arrival to its commit", buckets=LATENCY_BUCKETS)
+COMMANDS = Counter("madina_iot_commands", "Commands sent to devices, and results received",
+                   ["transport", "outcome"])
+"""`outcome`: sent (published on MQTT), queued (for a device that polls), delivered (a
+polling device fetched it), result (the device answered)."""
 
 # -- domain services -----------------------------------------------------------------------
 DOMAIN_EVENTS = Counter("madina_domain_events", "Entity changes the domain services reacted to")

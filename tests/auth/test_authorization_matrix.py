@@ -30,6 +30,7 @@ ROLES = ("admin", "operator", "department", "citizen", "device", "anonymous")
 PATH_VALUES = {"entityId": ENTITY, "attrId": "temperature", "type": "Thing",
                "contextId": "urn:ngsi-ld:matrix:no-such-context", "name": "someone",
                "keyId": "no-such-key"}
+PATH_VALUES["deviceId"] = "no-such-device"
 DEVICE_KEY_SECRET = "device-key-secret-for-the-matrix"
 
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from madina import __version__
 from madina.api import audit
-from madina.api.openapi import admin, components, paths
+from madina.api.openapi import admin, components, iot, paths
 from madina.auth.rules import OPEN, allow
 
 NGSI_LD_PREFIX = "/ngsi-ld/v1"
@@ -26,6 +26,7 @@ NGSI_LD_PREFIX = "/ngsi-ld/v1"
 def document() -> dict:
     """The whole description; built once per process, it never changes while the app runs."""
     routes = {**paths.APP, **paths.AUTH, **admin.ADMIN, **audit.OPENAPI}
+    routes.update(iot.OPENAPI)
     for path, operations in {**paths.NGSI_LD, **paths.JSONLD_CONTEXTS}.items():
         routes[NGSI_LD_PREFIX + path] = operations
     return {
