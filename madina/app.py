@@ -18,7 +18,19 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madina import __version__
-from madina.api import admin, audit, auth, http, iot, jsonld_contexts, metrics, ngsild, openapi
+from madina.api import (
+    admin,
+    audit,
+    auth,
+    http,
+    iot,
+    jsonld_contexts,
+    metrics,
+    ngsild,
+    open311,
+    open311_admin,
+    openapi,
+)
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
 from madina.auth.audit import Audit, AuditLog
@@ -42,6 +54,7 @@ from madina.events.feed import ChangeFeed
 from madina.iot.gateway import Gateway
 from madina.logging import configure_logging
 from madina.metrics import STORE_UNAVAILABLE
+from madina.services.open311.service import Open311Service
 from madina.store.base import Store, StoreUnavailable, WriteConflict
 from madina.store.engines import describe
 
@@ -198,6 +211,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", metrics.endpoint(settings.metrics_public), methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
             Mount("/auth", routes=[*auth.routes, *admin.routes, *audit.routes]),
+            Mount("/open311/v2", routes=[Mount("/admin", routes=open311_admin.routes),
+                                         *open311.routes]),
             Mount("/iot", routes=iot.routes),
         ],
         exception_handlers={
@@ -230,4 +245,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.store = store
     app.state.broker = Broker(store)
+    app.state.open311 = Open311Service(store, app.state.broker)
     return app

@@ -29,7 +29,9 @@ OTHER_ENTITY = "urn:ngsi-ld:Thing:not-the-device-s"
 ROLES = ("admin", "operator", "department", "citizen", "device", "anonymous")
 PATH_VALUES = {"entityId": ENTITY, "attrId": "temperature", "type": "Thing",
                "contextId": "urn:ngsi-ld:matrix:no-such-context", "name": "someone",
-               "keyId": "no-such-key"}
+               "keyId": "no-such-key", "service_code": "no-such-service",
+               "service_request_id": "424242", "token": "no-such-token",
+               "department": "no-such-department"}
 PATH_VALUES["deviceId"] = "no-such-device"
 DEVICE_KEY_SECRET = "device-key-secret-for-the-matrix"
 
