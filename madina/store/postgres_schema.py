@@ -347,6 +347,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX cap_messages_current ON cap_messages (tenant, superseded, sent);
     """,
+    # 10: the temporal API's reads (madina.store.history_postgres): an id per history row (its
+    # instanceId), `num`, an instance's value when it is a number, and an index that INCLUDEs
+    # it with the dataset and deletion flag, so aggregating a series' numbers is an index-only
+    # scan. It replaces the lookup index of step 2, of which it is an extension.
+    """
+    CREATE SEQUENCE attribute_instances_id_seq;
+    ALTER TABLE attribute_instances
+        ADD COLUMN id bigint NOT NULL DEFAULT nextval('attribute_instances_id_seq');
+    ALTER TABLE attribute_instances ADD COLUMN num double precision GENERATED ALWAYS AS (
+        CASE WHEN jsonb_typeof(instance->'value') = 'number'
+        THEN (instance->>'value')::double precision END
+    ) STORED;
+    CREATE INDEX attribute_instances_series ON attribute_instances
+        (tenant, entity_id, attr, observed_at) INCLUDE (dataset_id, deleted, num);
+    DROP INDEX attribute_instances_lookup;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
