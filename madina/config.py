@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     madina-<hostname>. Keep it stable: the MQTT broker keeps undelivered messages per id."""
     mqtt_share_group: str = "madina"
     """Shared-subscription group of the workers (each message consumed once); empty: none."""
+    mqtt_session_expiry_s: int = 7 * 24 * 3600
+    """How long the MQTT broker keeps the gateway's session, and queues its messages, while
+    Madina is away."""
     iot_batch_max: int = 1000
     """Most device messages committed in one group commit."""
     iot_batch_wait_ms: float = 5.0

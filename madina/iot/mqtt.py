@@ -34,8 +34,6 @@ from madina.iot.ingest import Inbox, Message, Outcome
 
 log = structlog.get_logger("madina.iot.mqtt")
 
-SESSION_EXPIRY_S = 7 * 24 * 3600
-"""How long the MQTT broker keeps Madina's session (and queues its messages) while it is away."""
 RECEIVE_MAXIMUM = 20_000
 """Unacknowledged messages the MQTT broker may have in flight to one worker: the ingest queue's
 bound, so a slow database slows the broker's sending instead of filling memory."""
@@ -43,13 +41,15 @@ MAX_SLOTS = 64
 
 
 class MqttClient:
-    def __init__(self, url: str, client_id: str, share_group: str, inbox: Inbox) -> None:
+    def __init__(self, url: str, client_id: str, share_group: str, inbox: Inbox,
+                 session_expiry_s: int) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp"):
             raise ValueError(f"MADINA_MQTT_URL must be mqtt://host:port or mqtts://, not {url!r}")
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.share_group = share_group
+        self.session_expiry_s = session_expiry_s
         self.inbox = inbox
         self.client_id, self._slot = claim_client_id(client_id, f"{self.host}:{self.port}")
         self.connected = threading.Event()
@@ -70,7 +70,7 @@ class MqttClient:
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers)."""
         properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        properties.SessionExpiryInterval = self.session_expiry_s
         properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
                                   properties=properties)

@@ -57,4 +57,4 @@ def command_topic(apikey: str, device_id: str) -> str:
 
 def shared(filter_: str, group: str) -> str:
     """The filter as an MQTT 5 shared subscription: each message goes to one member."""
-    return f"$share/{group}{filter_}" if group else filter_
+    return f"$share/{group}/{filter_}" if group else filter_

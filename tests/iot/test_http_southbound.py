@@ -20,8 +20,8 @@ def provision(client) -> None:
 
 def rejected(client, reason: str, transport: str = "http") -> float:
     text = client.get("/metrics").text
-    match = re.search(r'madina_iot_measures_rejected_total\{reason="%s",transport="%s"\} (\S+)'
-                      % (reason, transport), text)
+    line = rf'madina_iot_measures_rejected_total\{{reason="{reason}",transport="{transport}"\}}'
+    match = re.search(line + r" (\S+)", text)
     return float(match.group(1)) if match else 0.0
 
 

@@ -75,3 +75,33 @@ def postgres_schema() -> Iterator[str]:
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+
+
+def mqtt_url() -> str:
+    """The MQTT broker tests publish to: MADINA_TEST_MQTT_URL or the local Mosquitto."""
+    return os.environ.get("MADINA_TEST_MQTT_URL") or DEFAULT_MQTT_URL
+
+
+@functools.cache
+def _mqtt_problem() -> str | None:
+    """Why the MQTT broker cannot be used, or None; asked once per test process."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(mqtt_url())
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 1883), timeout=3):
+            return None
+    except OSError as exc:
+        return f"MQTT broker not reachable at {mqtt_url()}: {exc}"
+
+
+def require_mqtt() -> str:
+    """The MQTT broker's URL; skips the test (fails it in CI) when none answers."""
+    problem = _mqtt_problem()
+    if problem is not None:
+        unavailable(problem)
+    return mqtt_url()
