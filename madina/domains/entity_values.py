@@ -11,11 +11,9 @@ a malformed attribute: a service skips what it cannot read instead of failing th
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, datetime
 from typing import Any
-
-_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9:._\-]")
+from urllib.parse import quote
 
 
 def attribute(entity: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -128,7 +126,8 @@ def rel(target: str) -> dict[str, Any]:
     return {"type": "Relationship", "object": target}
 
 
-def id_part(entity_id: str) -> str:
-    """An entity id made safe to embed in another URN (characters outside URN-friendly ones become
-    '-'), so derived ids stay readable and stable: the same source always maps to the same id."""
-    return _UNSAFE_ID_CHARS.sub("-", entity_id)
+def id_part(name: str) -> str:
+    """An id or name made safe to embed in a URN (RFC 8141): URN-friendly characters kept, the rest
+    percent-encoded as UTF-8. Derived ids stay readable, stable and distinct: "Töölö" and
+    "Täälä" do not collide."""
+    return quote(name, safe=":._-~")

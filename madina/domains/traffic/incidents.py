@@ -101,13 +101,15 @@ class IncidentUpdate:
     """Current speed (flow when speed is not measured) over its baseline: how bad it is."""
     spatial: bool
     """Whether the downstream (California #7) test took part."""
+    recovered_at: datetime | None = None
+    """When cleared: end of the first interval back to normal."""
 
 
 class IncidentDetector:
     """One segment's detector state: its normal history and the incident in progress, if any."""
 
-    __slots__ = ("_clear_run", "_flows", "_last_end", "_occupancies", "_onset", "_run",
-                 "_speeds", "baseline", "rule")
+    __slots__ = ("_clear_run", "_flows", "_last_end", "_occupancies", "_onset", "_recovered_at",
+                 "_run", "_speeds", "baseline", "rule")
 
     def __init__(self, rule: IncidentRule) -> None:
         self.rule = rule
@@ -118,6 +120,7 @@ class IncidentDetector:
         self._run = 0
         self._clear_run = 0
         self._onset: datetime | None = None
+        self._recovered_at: datetime | None = None
         self.baseline: Baseline | None = None
 
     @property
@@ -163,13 +166,18 @@ class IncidentDetector:
         assert self.baseline is not None and self._onset is not None
         ratio = self._ratio(sample)
         recovered = ratio is not None and ratio >= self.rule.recovery_ratio and not spatial
-        self._clear_run = self._clear_run + 1 if recovered else 0
+        if recovered:
+            self._clear_run += 1
+            self._recovered_at = self._recovered_at or sample.end
+        else:
+            self._clear_run = 0
+            self._recovered_at = None
         update = IncidentUpdate("ongoing", self._onset, self.baseline, ratio, spatial is not None)
         if self._clear_run >= self.rule.clear_intervals:
             update = IncidentUpdate("cleared", self._onset, self.baseline, ratio,
-                                    spatial is not None)
+                                    spatial is not None, self._recovered_at)
             self.baseline = None
-            self._onset = None
+            self._onset = self._recovered_at = None
             self._run = self._clear_run = 0
         return update
 

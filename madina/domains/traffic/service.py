@@ -375,7 +375,7 @@ class TrafficService:
                 alert_id,
                 "Alert",
                 {
-                    "validTo": ev.date_time(end),
+                    "validTo": ev.date_time(update.recovered_at or end),
                     "description": ev.prop(
                         f"Traffic on {segment.segment_id} back to normal; incident cleared."
                     ),

@@ -52,6 +52,7 @@ def test_lifecycle_raise_follow_clear() -> None:
     assert first_good is not None and first_good.phase == "ongoing"  # one good interval
     cleared = detector.step(normal(i + 4))
     assert cleared is not None and cleared.phase == "cleared"
+    assert cleared.recovered_at == T0 + (i + 3) * STEP
     assert not detector.active
     assert detector.step(normal(i + 5)) is None
 

@@ -159,7 +159,8 @@ def test_incident_alert_is_raised_updated_and_cleared() -> None:
     assert recovering.attributes["severity"]["value"] == "low"
     [cleared] = alerts(service.react(normal(17), T0))
     assert cleared.entity_id == raised.entity_id
-    assert cleared.attributes["validTo"]["value"]["@value"] == ev.iso(T0 + 17 * STEP)
+    # Valid until the first interval back to normal; cleared once the second confirms it.
+    assert cleared.attributes["validTo"]["value"]["@value"] == ev.iso(T0 + 16 * STEP)
     assert alerts(service.react(normal(18), T0)) == []
 
 
