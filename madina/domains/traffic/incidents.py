@@ -6,11 +6,13 @@ Two classic tests are combined, each answering a different false alarm:
 1. **Temporal, robust.** The interval is compared with the segment's own last intervals (those
    not under a suspected incident) by the modified z-score of Iglewicz and Hoaglin (1993), see
    `madina.analytics.robust`: occupancy must jump (z ≥ threshold) while speed or flow falls
-   (z ≤ −threshold), each also by a minimum relative amount so that a very steady history (tiny
-   MAD) cannot turn a small wiggle into an alarm. This is the standard-normal-deviate idea
-   (Dudek, Messer and Nuckles, "Incident detection on urban freeways", TRR 495, 1974) with median
-   and MAD in place of mean and standard deviation, which the incident itself would drag.
-   It rejects slowly building recurrent congestion, which never looks sudden.
+   (z ≤ −threshold). Each change must also be a step of a minimum size against the median of
+   the last `recent_intervals` normal intervals: a very steady history (tiny MAD) then cannot
+   turn a wiggle into an alarm, and slowly building recurrent congestion — which drifts far from
+   the longer history but never jumps — is not mistaken for an incident, whose queue arrives
+   within an interval or two. This is the standard-normal-deviate idea (Dudek, Messer and
+   Nuckles, "Incident detection on urban freeways", TRR 495, 1974) with median and MAD in place
+   of mean and standard deviation, which the incident itself would drag.
 2. **Spatial, California algorithm #7** (H. J. Payne and S. C. Tignor, "Freeway incident-detection
    algorithms based on decision trees with states", TRR 682, 1978), with station i this segment
    and i+1 its configured downstream neighbour, occupancies of the same interval:
@@ -49,8 +51,9 @@ class IntervalSample:
 
 @dataclass(frozen=True)
 class IncidentRule:
-    """Detector thresholds; the California T1-T3 defaults are mid-range of published
-    calibrations and should be tuned per site with `madina.domains.traffic.evaluation`."""
+    """Detector thresholds. The California T1-T3 (`occdf`, `occrdf`, `docc`) defaults are
+    starting points: calibrate them per site on recorded data with
+    `madina.domains.traffic.evaluation`."""
 
     history_intervals: int = 20
     min_history: int = 8

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from madina.domains.traffic.free_flow import FreeFlowSpeed
 
@@ -48,3 +50,16 @@ def test_bad_parameters() -> None:
         FreeFlowSpeed(prior_kmh=0)
     with pytest.raises(ValueError):
         FreeFlowSpeed(prior_kmh=50, capacity=0)
+
+
+@given(
+    prior=st.floats(min_value=10, max_value=130),
+    speeds=st.lists(st.floats(min_value=1, max_value=150), max_size=40),
+)
+def test_estimate_stays_between_the_prior_and_the_data(prior: float, speeds: list[float]) -> None:
+    learner = FreeFlowSpeed(prior_kmh=prior, capacity=30)
+    for speed in speeds:
+        learner.observe(speed, 0.05)
+    kept = speeds[-30:]
+    low, high = min([prior, *kept]), max([prior, *kept])
+    assert low - 1e-9 <= learner.speed <= high + 1e-9
