@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from madina import __version__
 from madina.api import (
     admin,
+    alerts,
     audit,
     auth,
     http,
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/open311/v2", routes=[Mount("/admin", routes=open311_admin.routes),
                                          *open311.routes]),
             Mount("/iot", routes=iot.routes),
+            Mount("/alerts", routes=alerts.routes),
         ],
         exception_handlers={
             NgsiError: ngsi_error,

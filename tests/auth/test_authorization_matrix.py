@@ -33,6 +33,7 @@ PATH_VALUES = {"entityId": ENTITY, "attrId": "temperature", "type": "Thing",
                "service_request_id": "424242", "token": "no-such-token",
                "department": "no-such-department"}
 PATH_VALUES["deviceId"] = "no-such-device"
+PATH_VALUES["identifier"] = "no-such-cap-message"
 DEVICE_KEY_SECRET = "device-key-secret-for-the-matrix"
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from madina import __version__
-from madina.api import audit
+from madina.api import alerts, audit
 from madina.api.openapi import admin, components, iot, open311, paths
 from madina.auth.rules import OPEN, allow
 
@@ -25,7 +25,8 @@ NGSI_LD_PREFIX = "/ngsi-ld/v1"
 @functools.cache
 def document() -> dict:
     """The whole description; built once per process, it never changes while the app runs."""
-    routes = {**paths.APP, **paths.AUTH, **admin.ADMIN, **audit.OPENAPI, **open311.OPEN311}
+    routes = {**paths.APP, **paths.AUTH, **admin.ADMIN, **audit.OPENAPI, **open311.OPEN311,
+              **alerts.OPENAPI}
     routes.update(iot.OPENAPI)
     for path, operations in {**paths.NGSI_LD, **paths.JSONLD_CONTEXTS}.items():
         routes[NGSI_LD_PREFIX + path] = operations
