@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     from madina.auth.cli import add_commands
 
     add_commands(commands, lambda args: _settings(args).store(), DB_HELP)
+    from madina.services.open311.cli import add_commands as add_open311_commands
+
+    add_open311_commands(commands, lambda args: _settings(args).store(), DB_HELP)
     return parser
 
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 
 import structlog
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -259,8 +260,9 @@ async def _form(request: Request) -> list[tuple[str, str]]:
         return fields
     try:
         form = await request.form(max_files=0, max_fields=MAX_FIELDS)
-    except MultiPartException as exc:
-        raise bad_request(f"the multipart form cannot be read: {exc.message} (files are not "
+    except (MultiPartException, HTTPException) as exc:  # Starlette wraps the parser's error
+        reason = exc.message if isinstance(exc, MultiPartException) else exc.detail
+        raise bad_request(f"the multipart form cannot be read: {reason} (files are not "
                           "accepted: give media_url)") from None
     items = list(form.multi_items())
     if any(isinstance(value, UploadFile) for _, value in items):

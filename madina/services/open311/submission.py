@@ -86,7 +86,8 @@ def read_form(fields: list[tuple[str, str]]) -> Submission:
     if not texts.get("service_code"):
         problems.append("service_code is missing: name the service this request is for "
                         "(GET services lists them)")
-    if lat is None and not texts.get("address_string") and not texts.get("address_id"):
+    if texts.get("lat") is None and texts.get("long") is None \
+            and not texts.get("address_string") and not texts.get("address_id"):
         problems.append("a location is missing: give lat and long, address_string or "
                         "address_id")
     email = texts.get("email")
