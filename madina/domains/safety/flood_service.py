@@ -22,18 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from madina.domains import entity_values
 from madina.domains.safety.config import FloodSettings, SafetySettings
 from madina.domains.safety.issuer import Issuer
 from madina.domains.safety.levels import NONE, Hysteresis, Levels, LevelState, track
 from madina.domains.safety.lifecycle import Source, Sources, WarningLifecycle
 from madina.domains.safety.model import Message
-from madina.domains.safety.observations import (
-    area_around,
-    display_name,
-    location,
-    number,
-    observed_at,
-)
+from madina.domains.safety.observations import area_around, display_name, location, reading
 from madina.domains.safety.public_warning import CLEARED, FLOOD, iso
 from madina.domains.safety.trend import theil_sen_slope, time_to_reach
 from madina.domains.writes import Write
@@ -83,8 +78,8 @@ class FloodService:
         if configured is not None:
             return configured
         if self.settings.entity_levels:
-            alert, danger = number(entity, "alertLevel"), number(entity, "dangerLevel")
-            thresholds = (alert[0] if alert else None, danger[0] if danger else None)
+            thresholds = (entity_values.number(entity, "alertLevel"),
+                          entity_values.number(entity, "dangerLevel"))
             if thresholds != gauge.entity_thresholds:
                 gauge.entity_thresholds = thresholds
                 pairs = [(n, t) for n, t in zip(("warning", "danger"), thresholds, strict=True)
@@ -102,11 +97,10 @@ class FloodService:
         entity_type = entity.get("type")
         attribute = LEVEL_ATTRIBUTE.get(entity_type) if isinstance(entity_type, str) else None
         entity_id = entity.get("id")
-        reading = number(entity, attribute) if attribute else None
-        if reading is None or not isinstance(entity_id, str):
+        measured = reading(entity, attribute, now) if attribute else None
+        if measured is None or not isinstance(entity_id, str):
             return []
-        value, attribute_time = reading
-        at = observed_at(entity, attribute_time, now)
+        value, at = measured
         t = at.timestamp()
         source = self._gauges.get(entity_id)
         gauge: Gauge = source.memory

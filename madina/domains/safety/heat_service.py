@@ -18,19 +18,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from madina.domains import entity_values
 from madina.domains.safety.config import HeatSettings, SafetySettings
 from madina.domains.safety.heat import heat_index_c
 from madina.domains.safety.issuer import Issuer
 from madina.domains.safety.levels import NONE, Hysteresis, LevelState, track
 from madina.domains.safety.lifecycle import Source, Sources, WarningLifecycle
 from madina.domains.safety.model import Message
-from madina.domains.safety.observations import (
-    area_around,
-    display_name,
-    location,
-    number,
-    observed_at,
-)
+from madina.domains.safety.observations import area_around, display_name, location, reading
 from madina.domains.safety.public_warning import CLEARED, HEAT, iso
 from madina.domains.writes import Write
 
@@ -63,15 +58,14 @@ class HeatService:
 
     def react(self, entity: dict[str, Any], now: datetime) -> list[Write]:
         entity_id = entity.get("id")
-        temperature = number(entity, "temperature")
+        temperature = reading(entity, "temperature", now)
         if temperature is None or not isinstance(entity_id, str):
             return []
-        humidity = number(entity, "relativeHumidity")
-        rh = _percent(humidity[0]) if humidity is not None else None
-        air = temperature[0]
+        air, at = temperature
+        humidity = entity_values.number(entity, "relativeHumidity")
+        rh = _percent(humidity) if humidity is not None else None
         index = heat_index_c(air, rh) if rh is not None else None
         metric = air if self.settings.metric == "temperature" else index
-        at = observed_at(entity, temperature[1], now)
         source = self._stations.get(entity_id)
         if source.state.last_time is not None and at.timestamp() <= source.state.last_time:
             return []  # a duplicate or late reading: the state only moves forward
