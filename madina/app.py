@@ -144,6 +144,7 @@ def gateway(settings: Settings, store: Store, broker: Broker, contexts: ContextR
         mqtt_client_id=settings.mqtt_client_id or f"madina-{socket.gethostname()}",
         mqtt_share_group=settings.mqtt_share_group,
         mqtt_session_expiry_s=settings.mqtt_session_expiry_s,
+        mqtt_version=settings.mqtt_version,
         batch_max=settings.iot_batch_max,
         batch_wait=settings.iot_batch_wait_ms / 1000,
         max_bytes=settings.iot_max_payload_bytes,

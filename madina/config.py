@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     madina-<hostname>. Keep it stable: the MQTT broker keeps undelivered messages per id."""
     mqtt_share_group: str = "madina"
     """Shared-subscription group of the workers (each message consumed once); empty: none."""
+    mqtt_version: Literal["5", "3.1.1"] = "5"
+    """MQTT protocol version; 3.1.1 for brokers without MQTT 5 (then no shared subscription:
+    set MADINA_MQTT_SHARE_GROUP empty and run one worker)."""
     mqtt_session_expiry_s: int = 7 * 24 * 3600
     """How long the MQTT broker keeps the gateway's session, and queues its messages, while
     Madina is away."""

@@ -22,6 +22,8 @@ import uvicorn
 
 from madina.app import create_app
 from madina.config import Settings
+from madina.iot.demo_devices import start_devices
+from madina.iot.embedded_broker import EmbeddedBroker
 
 NGSI_LD = "/ngsi-ld/v1"
 HELSINKI = (24.9384, 60.1699)
@@ -49,6 +51,12 @@ def run_demo(host: str, port: int, db: str) -> None:
     settings = Settings(database=db, host=host, port=port)
     token = settings.admin_token or secrets.token_urlsafe(24)
     settings = settings.model_copy(update={"admin_token": token})
+    embedded = None
+    if not settings.mqtt_url:  # no broker of the city's: one in the process, for devices
+        embedded = EmbeddedBroker()
+        embedded.start()
+        settings = settings.model_copy(update={
+            "mqtt_url": embedded.url, "mqtt_version": "3.1.1", "mqtt_share_group": ""})
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -59,10 +67,14 @@ def run_demo(host: str, port: int, db: str) -> None:
     )  # the same uvicorn settings as `madina serve`; logging is configured by the CLI
     server = uvicorn.Server(config)
     base_url = f"http://{_client_host(host)}:{port}"
-    loader = threading.Thread(target=_load_when_ready, args=(server, base_url, token),
-                              daemon=True)
+    loader = threading.Thread(target=_load_when_ready,
+                              args=(server, base_url, token, settings.mqtt_url), daemon=True)
     loader.start()
-    server.run()
+    try:
+        server.run()
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 def _client_host(host: str) -> str:
@@ -70,7 +82,7 @@ def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-def _load_when_ready(server: uvicorn.Server, base_url: str, token: str) -> None:
+def _load_when_ready(server: uvicorn.Server, base_url: str, token: str, mqtt_url: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the loader's requests are not news
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, timeout=30.0, headers=headers) as client:
@@ -80,11 +92,13 @@ def _load_when_ready(server: uvicorn.Server, base_url: str, token: str) -> None:
             return
         try:
             loaded = load_demo_entities(client)
-        except (httpx.HTTPError, RuntimeError) as error:
+            devices = start_devices(client, mqtt_url)
+        except (httpx.HTTPError, RuntimeError, OSError) as error:
             print(f"madina demo: loading the demo city failed: {error}")
             server.should_exit = True
             return
     print(_welcome(base_url, loaded, token))
+    print("\n".join([*devices, ""]))
 
 
 def _wait_for_health(client: httpx.Client) -> bool:

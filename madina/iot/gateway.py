@@ -50,6 +50,7 @@ class Gateway:
         mqtt_client_id: str = "madina",
         mqtt_share_group: str = "madina",
         mqtt_session_expiry_s: int = 7 * 24 * 3600,
+        mqtt_version: str = "5",
         batch_max: int = 1000,
         batch_wait: float = 0.005,
         max_bytes: int = 64 * 1024,
@@ -63,6 +64,7 @@ class Gateway:
         self.mqtt_client_id = mqtt_client_id
         self.mqtt_share_group = mqtt_share_group
         self.mqtt_session_expiry_s = mqtt_session_expiry_s
+        self.mqtt_version = mqtt_version
         self.options = {"batch_max": batch_max, "batch_wait": batch_wait, "max_bytes": max_bytes}
         self.inbox: Inbox | None = None
         self.ingestor: Ingestor | None = None
@@ -76,7 +78,7 @@ class Gateway:
         self._task = asyncio.create_task(self.ingestor.run(), name="iot-ingest")
         if self.mqtt_url:
             self.mqtt = MqttClient(self.mqtt_url, self.mqtt_client_id, self.mqtt_share_group,
-                                   self.inbox, self.mqtt_session_expiry_s)
+                                   self.inbox, self.mqtt_session_expiry_s, self.mqtt_version)
             self.mqtt.start()
 
     async def stop(self) -> None:

@@ -42,7 +42,7 @@ MAX_SLOTS = 64
 
 class MqttClient:
     def __init__(self, url: str, client_id: str, share_group: str, inbox: Inbox,
-                 session_expiry_s: int) -> None:
+                 session_expiry_s: int, version: str = "5") -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp"):
             raise ValueError(f"MADINA_MQTT_URL must be mqtt://host:port or mqtts://, not {url!r}")
@@ -50,12 +50,14 @@ class MqttClient:
         self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.share_group = share_group
         self.session_expiry_s = session_expiry_s
+        self.v5 = version == "5"
         self.inbox = inbox
         self.client_id, self._slot = claim_client_id(client_id, f"{self.host}:{self.port}")
         self.connected = threading.Event()
         client = self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
-            manual_ack=True,
+            CallbackAPIVersion.VERSION2, client_id=self.client_id,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            clean_session=None if self.v5 else False, manual_ack=True,
         )
         if parts.username:
             client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
@@ -69,6 +71,10 @@ class MqttClient:
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers)."""
+        if not self.v5:  # MQTT 3.1.1: the session outlives the connection (clean_session off)
+            self.client.connect_async(self.host, self.port, keepalive=30)
+            self.client.loop_start()
+            return
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.session_expiry_s
         properties.ReceiveMaximum = RECEIVE_MAXIMUM
@@ -94,7 +100,7 @@ class MqttClient:
         if reason_code.is_failure:
             log.warning("MQTT broker refused the connection", reason=str(reason_code))
             return
-        options = SubscribeOptions(qos=1)
+        options = SubscribeOptions(qos=1) if self.v5 else 1
         client.subscribe([(topics.shared(f, self.share_group), options)
                           for f in topics.SUBSCRIPTIONS])
         self.connected.set()
