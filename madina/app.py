@@ -31,6 +31,7 @@ from madina.api import (
     open311,
     open311_admin,
     openapi,
+    subscriptions,
 )
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
@@ -51,6 +52,7 @@ from madina.context.errors import (
     ServiceUnavailable,
 )
 from madina.context.jsonld import ContextResolver
+from madina.context.notifications import notifier
 from madina.events.feed import ChangeFeed
 from madina.iot.gateway import Gateway
 from madina.logging import configure_logging
@@ -192,6 +194,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         app.state.broker.committed.append(changes.wake)
         await changes.start()
+        app.state.notifier = notifier(settings, store, changes, contexts)
+        await app.state.notifier.start()
         iot_gateway = app.state.iot = gateway(settings, store, app.state.broker, contexts,
                                               runner(store, app.state.store_limiter))
         await iot_gateway.start()
@@ -202,6 +206,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await iot_gateway.stop()
+            await app.state.notifier.stop()
             await changes.stop()
             audit_maintenance.cancel()
             pool_watch.cancel()
@@ -212,7 +217,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             Route("/metrics", metrics.endpoint(settings.metrics_public), methods=["GET"]),
-            Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes]),
+            Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes,
+                                         *subscriptions.routes]),
             Mount("/auth", routes=[*auth.routes, *admin.routes, *audit.routes]),
             Mount("/open311/v2", routes=[Mount("/admin", routes=open311_admin.routes),
                                          *open311.routes]),

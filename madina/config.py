@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     change_poll_interval: float = 0.025
     """Seconds between reads of the change log for changes committed by other worker processes
     (a process's own changes are read at once)."""
+    notification_timeout: float = 10.0
+    """Seconds a notification attempt may take when the subscription's endpoint sets no
+    `timeout`."""
+    notification_concurrency: int = 8
+    """Notifications in flight per endpoint (HTTP origin or MQTT broker) and worker process."""
+    notification_max_attempts: int = 8
+    """Attempts before a notification is dropped (the subscription then shows the failure)."""
+    notification_retry_base: float = 1.0
+    """Seconds before the first retry of a failed notification; doubled for each further one
+    (with jitter) up to `notification_retry_max`."""
+    notification_retry_max: float = 300.0
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """NORMAL: a 2xx survives any crash of the process; FULL: also a power cut or OS crash,
     at the price of an fsync per write transaction."""

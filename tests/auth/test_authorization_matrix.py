@@ -34,6 +34,7 @@ PATH_VALUES = {"entityId": ENTITY, "attrId": "temperature", "type": "Thing",
                "department": "no-such-department"}
 PATH_VALUES["deviceId"] = "no-such-device"
 PATH_VALUES["identifier"] = "no-such-cap-message"
+PATH_VALUES["subscriptionId"] = "urn:ngsi-ld:Subscription:no-such-subscription"
 DEVICE_KEY_SECRET = "device-key-secret-for-the-matrix"
 
 

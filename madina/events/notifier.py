@@ -1,0 +1,168 @@
+"""The notifier: a durable consumer of the change log that turns changes into notifications.
+
+One process of all sharing a database matches (`Store.try_lead`); the others stand by and
+take over when it goes. The leader reads the change log from its own cursor, kept in the
+database: what a `Matcher` makes of a batch of changes is written to the outbox in the same
+transaction that moves the cursor, so a crash between the two cannot happen, and a restart
+(of this process or of another that takes over) resumes where the last batch ended. Nothing
+committed is lost while the log keeps it (MADINA_CHANGE_LOG_RETENTION_HOURS).
+
+The leader's own writes wake it at once (through the process's change feed); other workers'
+arrive at the next poll. What it writes it hands straight to its `Deliverer`, claimed for a
+lease, so the fast path reads nothing back; every process's deliverer also claims rows that
+are due and held by nobody.
+
+Which subscriptions a change notifies, and what the notifications say, is the `Matcher`'s
+business (madina.context.notifications): this module only moves changes and rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+import structlog
+
+from madina.events.delivery import Deliverer
+from madina.events.feed import ChangeFeed
+from madina.events.model import ChangeEvent
+from madina.store.base import Store, StoreUnavailable
+from madina.store.subscriptions import NewDelivery
+
+log = structlog.get_logger("madina.notifications")
+T = TypeVar("T")
+
+CONSUMER = "notifier"
+"""The notifier's cursor in `event_cursors`, and the role it leads under."""
+BATCH = 500
+RETRY_LEAD_S = 2.0
+CHECK_LEAD_S = 2.0
+
+
+class Matcher(Protocol):
+    async def refresh(self) -> None:
+        """Bring the subscriptions up to date with the database before a batch."""
+    def match(self, events: list[ChangeEvent]) -> list[NewDelivery]:
+        """The notifications a batch of changes makes (throttling applied)."""
+    async def due(self) -> list[NewDelivery]:
+        """The notifications of periodic (timeInterval) subscriptions due now."""
+    def next_due(self) -> float | None:
+        """Monotonic time of the next periodic notification, None when there is none."""
+
+
+class Notifier:
+    def __init__(
+        self, store: Store, feed: ChangeFeed, matcher: Matcher, deliverer: Deliverer,
+        poll_interval: float = 0.025,
+    ) -> None:
+        self.store = store
+        self.feed = feed
+        self.matcher = matcher
+        self.deliverer = deliverer
+        self.poll_interval = poll_interval
+        self.cursor: str | None = None
+        """The change-log position after the last batch matched (the leader's)."""
+        self.leading: Callable[[], bool] | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        await self.deliverer.start()
+        self.feed.subscribe(self.wake)
+        self._task = asyncio.create_task(self._run(), name="madina-notifier")
+
+    async def stop(self) -> None:
+        self.feed.unsubscribe(self.wake)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.deliverer.stop()
+
+    def wake(self, _events: Any = None) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if self.leading is None:
+                    self.leading = await self._call(self.store.try_lead, CONSUMER)
+                if self.leading is None:
+                    await asyncio.sleep(RETRY_LEAD_S)
+                    continue
+                log.info("notifier leading", claimer=self.deliverer.claimer)
+                await self._lead()
+                log.warning("notifier lost its lead")
+                self.leading = None
+            except StoreUnavailable as exc:
+                log.warning("notifier cannot reach the database", error=str(exc))
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("notifier failed; starting over")
+                await asyncio.sleep(1.0)
+
+    async def _lead(self) -> None:
+        self.cursor = await self._start_cursor()
+        checked = time.monotonic()
+        while True:
+            await self._wait()
+            if time.monotonic() - checked > CHECK_LEAD_S:
+                checked = time.monotonic()
+                if not await self._call(self.leading or (lambda: False)):
+                    return
+            await self.matcher.refresh()
+            await self.drain()
+            next_due = self.matcher.next_due()
+            if next_due is not None and next_due <= time.monotonic():
+                await self._enqueue(None, await self.matcher.due())
+
+    async def _start_cursor(self) -> str | None:
+        """Where the last leader stopped; on a database that never had a notifier, now (what
+        committed before subscriptions could exist notifies nobody)."""
+        subscriptions = self.store.subscriptions
+        cursor = await self._call(subscriptions.cursor, CONSUMER)
+        if cursor is None:
+            cursor = await self._call(self.store.latest_change_cursor)
+            if cursor is not None:
+                await self._enqueue(cursor, [])
+        return cursor
+
+    async def _wait(self) -> None:
+        timeout = self.poll_interval
+        next_due = self.matcher.next_due()
+        if next_due is not None:
+            timeout = max(0.0, min(timeout, next_due - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+    async def drain(self) -> None:
+        """Match every change committed since the cursor, a batch at a time."""
+        while True:
+            batch = await self._call(self.store.changes_after, self.cursor, BATCH)
+            if not batch:
+                return
+            events = [ChangeEvent.from_stored(stored) for stored in batch]
+            await self._enqueue(batch[-1].cursor, self.matcher.match(events))
+            self.cursor = batch[-1].cursor
+            if len(batch) < BATCH:
+                return
+
+    async def _enqueue(self, cursor: str | None, deliveries: list[NewDelivery]) -> None:
+        if cursor is None and not deliveries:
+            return
+        now = time.time()
+        held_until = now + self.deliverer.policy.lease
+        written = await self._call(self.store.subscriptions.enqueue, CONSUMER, cursor,
+                                   deliveries, self.deliverer.claimer, held_until, now)
+        self.deliverer.submit(written, held_until)
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        if self.store.runs_on_loop:
+            return function(*args)
+        return await asyncio.to_thread(function, *args)
