@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from madina.domains.safety.model import (
     URGENCIES,
     Area,
 )
+from madina.domains.settings_loading import from_mapping
 
 ALERT_SEVERITIES = ("informational", "low", "medium", "high", "critical")
 """Smart Data Models dataModel.Alert `severity` enum."""
@@ -227,27 +228,14 @@ class SafetySettings:
         warn_from = "danger"
         ```
         Unknown keys are refused (a misspelt setting must not be silently ignored)."""
-        _known(data, {"flood", "heat", "warnings"}, "safety settings")
-        return cls(
-            flood=_flood(data.get("flood", {})),
-            heat=_heat(data.get("heat", {})),
-            warnings=_build(WarningSettings, data.get("warnings", {}), "warnings"),
-        )
+        return from_mapping(cls, data, {
+            "flood": _flood, "heat": _heat,
+            "warnings": lambda table: from_mapping(WarningSettings, table),
+        })
 
     @classmethod
     def from_toml(cls, text: str) -> SafetySettings:
         return cls.from_dict(tomllib.loads(text))
-
-
-def _known(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise ValueError(f"unknown {where} setting(s): {sorted(unknown)}")
-
-
-def _build(kind: type, data: Mapping[str, Any], where: str) -> Any:
-    _known(data, {f.name for f in fields(kind)}, where)
-    return kind(**data)
 
 
 def levels_from(mapping: Mapping[str, float]) -> Levels:
@@ -257,48 +245,42 @@ def levels_from(mapping: Mapping[str, float]) -> Levels:
 
 
 def area_from(data: Mapping[str, Any]) -> Area:
-    _known(data, {"description", "polygons", "circles", "geocodes"}, "area")
-    return Area(
-        description=data["description"],
-        polygons=tuple(tuple((float(lat), float(lon)) for lat, lon in ring)
-                       for ring in data.get("polygons", ())),
-        circles=tuple((float(lat), float(lon), float(r)) for lat, lon, r in
-                      data.get("circles", ())),
-        geocodes=tuple((str(name), str(value)) for name, value in data.get("geocodes", ())),
-    )
+    return from_mapping(Area, data, {
+        "polygons": lambda rings: tuple(tuple((float(lat), float(lon)) for lat, lon in ring)
+                                        for ring in rings),
+        "circles": lambda circles: tuple((float(lat), float(lon), float(r))
+                                         for lat, lon, r in circles),
+        "geocodes": lambda pairs: tuple((str(name), str(value)) for name, value in pairs),
+    })
 
 
-def _policies(data: Mapping[str, Any], defaults: Mapping[str, LevelPolicy]
-              ) -> Mapping[str, LevelPolicy]:
-    merged = dict(defaults)
-    for name, policy in data.items():
-        base = merged.get(name)
-        merged[name] = (replace(base, **policy) if base is not None
-                        else _build(LevelPolicy, policy, f"policy {name}"))
-    return _frozen(merged)
+def _policies(defaults: Mapping[str, LevelPolicy]) -> Any:
+    """A table of policies merged over `defaults` (a level named there keeps the rest of its
+    default policy)."""
+    def convert(data: Mapping[str, Any]) -> Mapping[str, LevelPolicy]:
+        merged = dict(defaults)
+        for name, policy in data.items():
+            if not isinstance(policy, Mapping):
+                raise ValueError(f"policy {name}: expected a table")
+            base = vars(defaults[name]) if name in defaults else {}
+            merged[name] = from_mapping(LevelPolicy, {**base, **policy})
+        return _frozen(merged)
+    return convert
+
+
+def _per_source(convert: Any) -> Any:
+    return lambda table: _frozen({source: convert(item) for source, item in table.items()})
 
 
 def _flood(data: Mapping[str, Any]) -> FloodSettings:
-    data = dict(data)
-    given: dict[str, Any] = {}
-    if "gauges" in data:
-        given["gauges"] = _frozen({g: levels_from(m) for g, m in data.pop("gauges").items()})
-    if "default_levels" in data:
-        given["default_levels"] = levels_from(data.pop("default_levels"))
-    if "areas" in data:
-        given["areas"] = _frozen({g: area_from(a) for g, a in data.pop("areas").items()})
-    given["policies"] = _policies(data.pop("policies", {}), FLOOD_POLICIES)
-    _known(data, {f.name for f in fields(FloodSettings)}, "flood")
-    return FloodSettings(**given, **data)
+    return from_mapping(FloodSettings, data, {
+        "gauges": _per_source(levels_from), "default_levels": levels_from,
+        "areas": _per_source(area_from), "policies": _policies(FLOOD_POLICIES),
+    })
 
 
 def _heat(data: Mapping[str, Any]) -> HeatSettings:
-    data = dict(data)
-    given: dict[str, Any] = {}
-    if "levels" in data:
-        given["levels"] = levels_from(data.pop("levels"))
-    if "areas" in data:
-        given["areas"] = _frozen({s: area_from(a) for s, a in data.pop("areas").items()})
-    given["policies"] = _policies(data.pop("policies", {}), HEAT_POLICIES)
-    _known(data, {f.name for f in fields(HeatSettings)}, "heat")
-    return HeatSettings(**given, **data)
+    return from_mapping(HeatSettings, data, {
+        "levels": levels_from, "areas": _per_source(area_from),
+        "policies": _policies(HEAT_POLICIES),
+    })

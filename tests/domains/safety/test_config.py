@@ -90,6 +90,9 @@ def test_from_toml() -> None:
     ({"heat": {"levels": {"hot": 30.0}, "warn_from": "hot"}}, "policy"),
     ({"heat": {"policies": {"danger": {"severity": "Awful"}}}}, "severity"),
     ({"heat": {"policies": {"danger": {"alert_severity": "severe"}}}}, "Alert severity"),
+    ({"heat": {"policies": {"danger": "Severe"}}}, "table"),
+    ({"heat": {"policies": {"danger": {"severty": "Severe"}}}}, "unknown"),
+    ({"flood": "deep"}, "table"),
     ({"warnings": {"identifier_prefix": "has space"}}, "identifier_prefix"),
     ({"warnings": {"renew_minutes": 400}}, "renew_minutes"),
 ])
