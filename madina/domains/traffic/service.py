@@ -53,6 +53,9 @@ OBSERVED_TYPE = "TrafficFlowObserved"
 SEGMENT_TYPE = "RoadSegment"
 PERIOD_DATASET = "urn:ngsi-ld:ReliabilityPeriod:"
 ALERT_PREFIX = "urn:ngsi-ld:Alert:traffic-incident:"
+MAX_LANES = 32
+"""Lanes kept per segment: a memory bound against feeds that point thousands of entities at one
+RoadSegment, not a threshold (no carriageway comes near it); further lanes are ignored."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class _Segment:
         closed: list[_Closed] = []
         end = observation.end
         if self.pending_end is not None and end < self.pending_end:
+            return closed
+        if lane not in self.known_lanes and len(self.known_lanes) >= MAX_LANES:
             return closed
         if self.pending_end is not None and end > self.pending_end:
             if self.pending:

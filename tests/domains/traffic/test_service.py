@@ -13,7 +13,7 @@ import pytest
 from madina.domains import entity_values as ev
 from madina.domains.settings_loading import load_toml_table
 from madina.domains.traffic.reliability import ReliabilityPeriod
-from madina.domains.traffic.service import TrafficService
+from madina.domains.traffic.service import MAX_LANES, TrafficService
 from madina.domains.traffic.settings import SegmentSettings, TrafficSettings
 from madina.domains.writes import Write
 
@@ -218,6 +218,17 @@ def test_memory_is_bounded() -> None:
     for n in range(5):
         service.react(observation(T0, 10, 0.1, 50.0, entity_id=f"urn:x:{n}"), T0)
     assert service.tracked_segments == 2
+    # Thousands of "lanes" on one road: the first MAX_LANES are kept, the rest ignored.
+    road = "urn:ngsi-ld:RoadSegment:flooded"
+    written = 0
+    for n in range(MAX_LANES + 10):
+        written += len(service.react(observation(T0 + STEP, 10, 0.1, 50.0, f"urn:l:{n}", road),
+                                     T0))
+    assert written == 1  # the first lane closed the (new segment's) first interval
+    later = [observation(T0 + 2 * STEP, 10, 0.1, 50.0, f"urn:l:{n}", road)
+             for n in range(MAX_LANES + 10)]
+    closes = [len(service.react(entity, T0)) for entity in later]
+    assert closes.index(1) == MAX_LANES - 1 and sum(closes) == 1
 
 
 def test_settings_from_a_toml_table(tmp_path: Path) -> None:
