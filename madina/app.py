@@ -33,6 +33,8 @@ from madina.api import (
     openapi,
     subscriptions,
 )
+from madina.api.live import routes as live_routes
+from madina.api.live_stream import LiveHub
 from madina.api.rate_limits import RateLimits, parse_limit, parse_networks
 from madina.api.security_headers import SecurityHeaders, cors_middleware
 from madina.auth.audit import Audit, AuditLog
@@ -194,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         app.state.broker.committed.append(changes.wake)
         await changes.start()
+        app.state.live = LiveHub(changes)
         app.state.notifier = notifier(settings, store, changes, contexts)
         await app.state.notifier.start()
         iot_gateway = app.state.iot = gateway(settings, store, app.state.broker, contexts,
@@ -215,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = MadinaApp(
         routes=[
             Route("/health", health, methods=["GET"]),
+            *live_routes,
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             Route("/metrics", metrics.endpoint(settings.metrics_public), methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes,

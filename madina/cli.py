@@ -22,6 +22,8 @@ DB_HELP = (
     "SQLite database file (created on first start) or postgresql://user@host/db "
     "(default: MADINA_DATABASE_URL, else MADINA_DATABASE, else madina.db)"
 )
+SHUTDOWN_GRACE_S = 5
+"""Seconds a stopping server waits for requests still running before it cancels them."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -68,6 +70,9 @@ def serve(args: argparse.Namespace) -> int:
         # Client addresses are Madina's business (MADINA_TRUSTED_PROXIES): uvicorn's default
         # would believe X-Forwarded-For from any local peer.
         "proxy_headers": False,
+        # A stop waits for answers in progress, and a live stream (GET /live) never ends by
+        # itself: it is cut after this many seconds (its EventSource reconnects elsewhere).
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
     }
     if args.workers > 1:
         # Worker processes build their own app from the environment, so pass the settings there.

@@ -51,7 +51,9 @@ CHECKS = [no_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 
 
-schema = schemathesis.openapi.from_dict(document())
+# GET /live streams until its client leaves, and an in-process call waits for the end of the
+# response: tests/api/test_live.py reads it over a socket instead, errors included.
+schema = schemathesis.openapi.from_dict(document()).exclude(path="/live")
 schema.config.generation.update(modes=MODES, with_security_parameters=False)
 
 

@@ -279,7 +279,32 @@ AUTH: dict[str, dict[str, Fragment]] = {
     },
 }
 
+LIVE_EVENTS = (
+    "Server-Sent Events. Each message's `id` is its resume cursor and its `data` a JSON "
+    "object: `kind` (created, updated, deleted), entity `id` and `type`, `at`, the changed "
+    "`attributes`, `matches` (false once the entity no longer satisfies the filters: it left "
+    "the box, fails q, or was deleted) and the `entity` rendered as GET /entities renders it. "
+    "`event: reset` ends the stream: reload the state, then reconnect from its id."
+)
 APP: dict[str, dict[str, Fragment]] = {
+    "/live": {
+        "get": operation(
+            "liveStream", "entity changes as Server-Sent Events, filtered", "Live",
+            {200: {"description": LIVE_EVENTS, "headers": {"Link": ref("headers", "Link")},
+                   "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+            parameters=[
+                *NGSI_HEADERS, *params("type", "q", "attrs", "geoproperty", "options",
+                                       "format", "lang"),
+                {"name": "bbox", "in": "query", "description": "minLon,minLat,maxLon,maxLat "
+                 "around the entities' `location` (or `geoproperty`)",
+                 "schema": {"type": "string"}, "example": "24.5,60.0,25.5,60.5"},
+                {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"},
+                 "description": "resume after this event's id (EventSource sends it itself)"},
+                {"name": "lastEventId", "in": "query", "schema": {"type": "string"},
+                 "description": "Last-Event-ID for clients that cannot set headers"},
+            ],
+            statuses=NGSI_ERRORS),
+    },
     "/health": {
         "get": operation("health", "able to serve: the database answers", "Operations",
                          {200: {"description": "healthy", "content": {JSON: {"schema": {

@@ -79,7 +79,8 @@ BAD_DOCUMENTS = [
 
 
 @pytest.mark.parametrize(("path", "value", "reason"), BAD_DOCUMENTS,
-                         ids=[f"{p}={v!r}"[:60] for p, v, _ in BAD_DOCUMENTS])
+                         ids=[f"{p}={'(deleted)' if v is DELETE else repr(v)}"[:60]
+                              for p, v, _ in BAD_DOCUMENTS])
 def test_a_bad_catalogue_is_refused_with_its_reason(path: str, value: Any, reason: str) -> None:
     with pytest.raises(CatalogueError) as refused:
         parse_catalogue(changed(path, value))
