@@ -9,8 +9,12 @@ reading's time:
 
 - `floodWarningLevel`: the level name ("normal" below all), with hysteresis (`levels.py`);
 - `waterLevelRiseRate`: the Theil–Sen rate over the recent window, metres per second (`MTS`);
-- `nextFloodWarningLevel`, `timeToNextFloodWarningLevel` (seconds, `SEC`): the next level above
-  the water and when it is reached at that rate; removed while the water is not rising.
+- `nextFloodWarningLevel`: the next level above the water while it is rising towards it, else
+  "none"; with a level named, `timeToNextFloodWarningLevel` (seconds, `SEC`, same observedAt)
+  says when it is reached at that rate. Only written with a level named, so an older value is
+  no projection: the level attribute says whether one holds. (No urn:ngsi-ld:null deletion:
+  every attribute is written whole with a value, so the writes mean the same whether the
+  broker merges them or appends them, as batch upserts do.)
 
 Names of our own (not `floodLevelStatus`, which FloodMonitoring devices report themselves).
 """
@@ -34,8 +38,6 @@ from madina.domains.safety.trend import theil_sen_slope, time_to_reach
 from madina.domains.writes import Write
 
 LEVEL_ATTRIBUTE = {"WaterObserved": "height", "FloodMonitoring": "currentLevel"}
-NULL = {"type": "Property", "value": "urn:ngsi-ld:null"}
-"""Merge-patch deletion of an attribute (NGSI-LD clause 5.5.12: urn:ngsi-ld:null)."""
 
 
 @dataclass(slots=True)
@@ -130,15 +132,12 @@ class FloodService:
         above = levels.index(value) + 1
         eta = time_to_reach(value, rate, levels.thresholds[above]) \
             if above < len(levels.names) else None
+        attributes["nextFloodWarningLevel"] = {
+            "type": "Property", "value": "none" if eta is None else levels.names[above],
+            "observedAt": stamp}
         if eta is not None:
-            attributes["nextFloodWarningLevel"] = {"type": "Property",
-                                                   "value": levels.names[above],
-                                                   "observedAt": stamp}
             attributes["timeToNextFloodWarningLevel"] = {"type": "Property", "value": eta,
                                                          "unitCode": "SEC", "observedAt": stamp}
-        else:
-            attributes["nextFloodWarningLevel"] = NULL
-            attributes["timeToNextFloodWarningLevel"] = NULL
         writes = [Write(entity_id, entity_type, attributes)]
         name = display_name(entity)
 

@@ -115,8 +115,8 @@ def test_rate_of_rise_and_time_to_the_next_level(service) -> None:
     assert attributes["timeToNextFloodWarningLevel"]["unitCode"] == "SEC"
     assert "waterLevelRiseRate" not in derived(writes[1])  # fewer than 3 readings
     steady = derived(feed(service, [1.3, 1.3, 1.3, 1.3], start=60)[-1])
-    assert steady["timeToNextFloodWarningLevel"] == {"type": "Property",
-                                                     "value": "urn:ngsi-ld:null"}
+    assert steady["nextFloodWarningLevel"]["value"] == "none"
+    assert "timeToNextFloodWarningLevel" not in steady
 
 
 def test_the_rate_ignores_a_spike(service) -> None:
