@@ -341,14 +341,17 @@ def test_a_client_too_slow_is_reset_and_dropped(server: Server) -> None:
 
 def test_a_client_that_stops_reading_is_cut_off(server: Server, monkeypatch) -> None:
     monkeypatch.setattr(live_stream, "RESET_GRACE", 0.3)
-    server.hub.queue_frames = 2
     writer = server.client()
     with server.client() as reader, stream(reader) as events:
+        (client,) = server.hub._by_tenant[""]
         n = 0
-        while server.hub.resets == 0:
+        while len(client.pending) < 3:  # the socket is full: frames wait for the writer
             n += 1
-            assert n < 500, "never reset"
+            assert n < 500, "the writer never blocked"
             create(writer, sensor(n, 20, note={"type": "Property", "value": BIG}))
+        client.limit = 0  # the next event overflows its queue
+        create(writer, sensor(n + 1, 20))
+        until(lambda: server.hub.resets == 1)
         # The stream's task ends within the grace period, though this client never read...
         until(lambda: not server.server.server_state.tasks, within=5)
         assert server.hub.clients == 0
