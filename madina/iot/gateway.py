@@ -73,8 +73,8 @@ class Gateway:
 
     async def start(self) -> None:
         self.inbox = Inbox(asyncio.get_running_loop(), INBOX_LIMIT)
-        self.ingestor = Ingestor(self.broker, self.registry, self.terms, self.run_in_store,
-                                 self.inbox, **self.options)
+        self.ingestor = Ingestor(self.broker, self.registry, self.terms, self.inbox,
+                                 **self.options)
         self._task = asyncio.create_task(self.ingestor.run(), name="iot-ingest")
         if self.mqtt_url:
             self.mqtt = MqttClient(self.mqtt_url, self.mqtt_client_id, self.mqtt_share_group,

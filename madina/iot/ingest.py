@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
 import orjson
 import structlog
 
@@ -137,7 +138,6 @@ class Ingestor:
         broker: Broker,
         registry: Registry,
         terms: TermMap,
-        run_in_store: Runner,
         inbox: Inbox,
         *,
         batch_max: int = 1000,
@@ -147,12 +147,12 @@ class Ingestor:
         self.broker = broker
         self.registry = registry
         self.terms = terms
-        self.run_in_store = run_in_store
         self.inbox = inbox
         self.batch_max = batch_max
         self.batch_wait = batch_wait
         self.max_bytes = max_bytes
         self.logged = ThrottledLog(LOG_INTERVAL)
+        self._thread = anyio.CapacityLimiter(1)
 
     async def run(self) -> None:
         """Consume forever (until cancelled)."""
@@ -168,7 +168,11 @@ class Ingestor:
         """Commit the batch (retrying while the database is away), then settle every message."""
         for attempt in itertools.count():
             try:
-                outcomes = await self.run_in_store(self.process, batch)
+                # On a thread of its own even for the embedded engine: parsing and converting a
+                # batch is CPU work, which must not hold the event loop (and the HTTP requests
+                # on it) for the whole batch; the store's lock is held only while committing.
+                outcomes = await anyio.to_thread.run_sync(self.process, batch,
+                                                          limiter=self._thread)
                 break
             except StoreUnavailable as error:
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
