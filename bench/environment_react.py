@@ -8,6 +8,7 @@ timed in process CPU time (what a worker spends per call, not how long others ke
 
 - AirQualityObserved: `--stations` stations each sending all six pollutants every hour for two
   days (the first day fills the 24-hour windows, so both the partial and the full cases count).
+- The same, one pollutant per update, as devices sending a message per measure do.
 - NoiseLevelObserved: the same stations sending an hourly LAeq; an assessment day completes every
   24 updates per station, which is when L_den is written.
 """
@@ -21,7 +22,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from madina.domains.environment import AirQualityService, NoiseService
+from madina.domains.environment.air_quality_service import AirQualityService
+from madina.domains.environment.noise_service import NoiseService
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -47,6 +49,14 @@ def air_quality_updates(stations: int, hours: int) -> list[tuple[dict[str, Any],
                              "value": {"type": "Point", "coordinates": [24.94, 60.17]}},
             }, moment))
     return updates
+
+
+def one_pollutant_per_update(
+    updates: list[tuple[dict[str, Any], datetime]],
+) -> list[tuple[dict[str, Any], datetime]]:
+    """The same measures as devices that send each pollutant in its own message."""
+    return [({"id": entity["id"], "type": entity["type"], name: entity[name]}, now)
+            for entity, now in updates for name in ("pm25", "pm10", "no2", "o3", "so2", "co")]
 
 
 def noise_updates(stations: int, hours: int) -> list[tuple[dict[str, Any], datetime]]:
@@ -90,8 +100,11 @@ def main() -> None:
     parser.add_argument("--hours", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    air_quality = air_quality_updates(args.stations, args.hours)
     for name, make_service, updates in (
-        ("AirQualityObserved", AirQualityService, air_quality_updates(args.stations, args.hours)),
+        ("AirQualityObserved", AirQualityService, air_quality),
+        ("AirQualityObserved, one pollutant per update", AirQualityService,
+         one_pollutant_per_update(air_quality)),
         ("NoiseLevelObserved", NoiseService, noise_updates(args.stations, args.hours)),
     ):
         rate, writes = calls_per_second(make_service, updates, args.repeats)

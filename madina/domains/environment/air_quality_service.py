@@ -31,7 +31,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from madina.domains import entity_values as ev
 from madina.domains.environment import eaqi, epa_aqi, nowcast
@@ -56,8 +56,19 @@ class _AlertState:
     below_since: float | None = None
 
 
+class _PollutantResult(NamedTuple):
+    """What one pollutant's windows give, at one series version and window end."""
+
+    key: tuple[int, int]  # (series version, hour the windows end at)
+    sub_index: epa_aqi.SubIndex | None
+    share: float  # completeness of the window behind the sub-index
+    completeness: dict[str, float]  # window → share of its hours present
+    european: float | None  # µg/m³, averaged as the European index wants
+    who: tuple[tuple[str, float], ...]  # (WHO metric, µg/m³)
+
+
 class _Station:
-    __slots__ = ("alert", "hour", "last_stamps", "newest", "series")
+    __slots__ = ("alert", "hour", "last_stamps", "newest", "results", "series")
 
     def __init__(self) -> None:
         self.series: dict[str, HourlySeries] = {}
@@ -65,6 +76,9 @@ class _Station:
         self.newest = float("-inf")  # latest instant observed (Unix time)
         self.hour = -1  # the hour windows end at
         self.alert: _AlertState | None = None
+        # Each pollutant's last result: reused while neither its series nor the window end
+        # moved (devices that send one pollutant per message re-evaluate only that one).
+        self.results: dict[str, _PollutantResult] = {}
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,7 @@ class AirQualityService:
 
     def __init__(self, settings: AirQualitySettings | None = None) -> None:
         self.settings = settings or AirQualitySettings()
-        self._names = tuple(self.settings.attribute_names.items())
+        self._names = dict(self.settings.attribute_names)
         self._stations: OrderedDict[str, _Station] = OrderedDict()
         self._european_reference = _EUROPEAN_REFERENCE.format(self.settings.european_band_name)
 
@@ -122,7 +136,11 @@ class AirQualityService:
         newest = None
         parsed_stamp: Any = None
         parsed_second: float | None = None
-        for name, pollutant in self._names:
+        names = self._names
+        for name in entity:  # an entity has fewer attributes than the names a city may use
+            pollutant = names.get(name)
+            if pollutant is None:
+                continue
             instance = ev.attribute(entity, name)
             if instance is None or instance.get("type", "Property") != "Property":
                 continue
@@ -162,9 +180,6 @@ class AirQualityService:
 
     def _evaluate(self, station: _Station) -> _Evaluation:
         settings = self.settings
-        breakpoints = settings.breakpoints
-        molar_volume = settings.molar_volume
-        min_8h, min_24h = settings.min_hours_8h, settings.min_hours_24h
         sub_indices: list[epa_aqi.SubIndex] = []
         used: list[float] = []
         completeness: dict[str, dict[str, float]] = {}
@@ -174,66 +189,18 @@ class AirQualityService:
             series = station.series.get(pollutant)
             if series is None:
                 continue
-            hours = series.recent(station.hour, _HOURS_KEPT)
-            one_hour = hours[0]
-            day, day_present = _mean(hours, 24, min_24h)
-            record = {"1h": 0.0 if one_hour is None else 1.0, "24h": _SHARE[24][day_present]}
-            completeness[pollutant] = record
-            sub_index: epa_aqi.SubIndex | None = None
-            share = 1.0
-            if pollutant in ("pm25", "pm10"):
-                record["nowcast"] = _SHARE[12][12 - hours[:12].count(None)]
-                if settings.us_pm_averaging == "nowcast":
-                    concentration = nowcast.pm_nowcast(hours, settings.nowcast_recent_required)
-                    metric, share = f"{pollutant}_nowcast", record["nowcast"]
-                else:
-                    concentration, metric, share = day, f"{pollutant}_24h", record["24h"]
-                if concentration is not None:
-                    sub_index = epa_aqi.simple_sub_index(
-                        pollutant, metric, concentration, breakpoints, f"{pollutant}_24h")
-                pm = day if settings.european_pm_averaging == "24h" else one_hour
-                if pm is not None:
-                    european[pollutant] = pm
-                if day is not None:
-                    who[f"{pollutant}_24h"] = day
-            elif pollutant == "o3":
-                eight, eight_present = _mean(hours, 8, min_8h)
-                record["8h"] = _SHARE[8][eight_present]
-                if settings.us_o3_averaging == "nowcast":
-                    eight_hour = nowcast.ozone_nowcast(hours, settings.nowcast_recent_required)
-                    record["nowcast"] = eight_share = record["8h"]
-                else:
-                    eight_hour, eight_share = eight, record["8h"]
-                sub_index = epa_aqi.ozone_sub_index(eight_hour, one_hour, breakpoints)
-                if sub_index is not None and sub_index.metric == "o3_8h":
-                    share = eight_share
-                    if settings.us_o3_averaging == "nowcast":
-                        sub_index = epa_aqi.SubIndex("o3", sub_index.value, "o3_nowcast")
-                if one_hour is not None:
-                    european["o3"] = to_micrograms("o3", one_hour, molar_volume)
-                if eight is not None:
-                    who["o3_8h"] = to_micrograms("o3", eight, molar_volume)
-            elif pollutant == "co":
-                eight, eight_present = _mean(hours, 8, min_8h)
-                record["8h"] = share = _SHARE[8][eight_present]
-                if eight is not None:
-                    sub_index = epa_aqi.simple_sub_index("co", "co_8h", eight, breakpoints)
-                if day is not None:
-                    who["co_24h"] = to_micrograms("co", day, molar_volume)
-            else:  # no2, so2: hourly sub-indices, hourly European levels, 24-hour WHO levels
-                if pollutant == "so2":
-                    sub_index = epa_aqi.sulfur_dioxide_sub_index(one_hour, day, breakpoints)
-                    if sub_index is not None and sub_index.metric == "so2_24h":
-                        share = record["24h"]
-                elif one_hour is not None:
-                    sub_index = epa_aqi.simple_sub_index("no2", "no2_1h", one_hour, breakpoints)
-                if one_hour is not None:
-                    european[pollutant] = to_micrograms(pollutant, one_hour, molar_volume)
-                if day is not None:
-                    who[f"{pollutant}_24h"] = to_micrograms(pollutant, day, molar_volume)
-            if sub_index is not None:
-                sub_indices.append(sub_index)
-                used.append(share)
+            key = (series.version, station.hour)
+            result = station.results.get(pollutant)
+            if result is None or result.key != key:
+                result = station.results[pollutant] = self._pollutant(
+                    pollutant, series.recent(station.hour, _HOURS_KEPT), key)
+            completeness[pollutant] = result.completeness
+            if result.sub_index is not None:
+                sub_indices.append(result.sub_index)
+                used.append(result.share)
+            if result.european is not None:
+                european[pollutant] = result.european
+            who.update(result.who)
         return _Evaluation(
             aqi=epa_aqi.overall(sub_indices),
             reliability=min(used) if used else 0.0,
@@ -243,34 +210,100 @@ class AirQualityService:
             who_concentrations=who,
         )
 
+    def _pollutant(
+        self, pollutant: str, hours: list[float | None], key: tuple[int, int]
+    ) -> _PollutantResult:
+        """One pollutant's sub-index, completeness, European and WHO inputs from its hourly
+        means (most recent first, canonical units)."""
+        settings = self.settings
+        breakpoints = settings.breakpoints
+        molar_volume = settings.molar_volume
+        one_hour = hours[0]
+        day, day_present = _mean(hours, 24, settings.min_hours_24h)
+        record = {"1h": 0.0 if one_hour is None else 1.0, "24h": _SHARE[24][day_present]}
+        sub_index: epa_aqi.SubIndex | None = None
+        share = 1.0
+        european: float | None = None
+        who: tuple[tuple[str, float], ...] = ()
+        if pollutant in ("pm25", "pm10"):
+            record["nowcast"] = _SHARE[12][12 - hours[:12].count(None)]
+            if settings.us_pm_averaging == "nowcast":
+                concentration = nowcast.pm_nowcast(hours, settings.nowcast_recent_required)
+                metric, share = f"{pollutant}_nowcast", record["nowcast"]
+            else:
+                concentration, metric, share = day, f"{pollutant}_24h", record["24h"]
+            if concentration is not None:
+                sub_index = epa_aqi.simple_sub_index(
+                    pollutant, metric, concentration, breakpoints, f"{pollutant}_24h")
+            european = day if settings.european_pm_averaging == "24h" else one_hour
+            if day is not None:
+                who = ((f"{pollutant}_24h", day),)
+        elif pollutant == "o3":
+            eight, eight_present = _mean(hours, 8, settings.min_hours_8h)
+            record["8h"] = _SHARE[8][eight_present]
+            if settings.us_o3_averaging == "nowcast":
+                eight_hour = nowcast.ozone_nowcast(hours, settings.nowcast_recent_required)
+                record["nowcast"] = record["8h"]  # the O3 NowCast spans the same 8 hours
+            else:
+                eight_hour = eight
+            sub_index = epa_aqi.ozone_sub_index(eight_hour, one_hour, breakpoints)
+            if sub_index is not None and sub_index.metric == "o3_8h":
+                share = record["8h"]
+                if settings.us_o3_averaging == "nowcast":
+                    sub_index = epa_aqi.SubIndex("o3", sub_index.value, "o3_nowcast")
+            if one_hour is not None:
+                european = to_micrograms("o3", one_hour, molar_volume)
+            if eight is not None:
+                who = (("o3_8h", to_micrograms("o3", eight, molar_volume)),)
+        elif pollutant == "co":
+            eight, eight_present = _mean(hours, 8, settings.min_hours_8h)
+            record["8h"] = share = _SHARE[8][eight_present]
+            if eight is not None:
+                sub_index = epa_aqi.simple_sub_index("co", "co_8h", eight, breakpoints)
+            if day is not None:
+                who = (("co_24h", to_micrograms("co", day, molar_volume)),)
+        else:  # no2, so2: hourly sub-indices, hourly European levels, 24-hour WHO levels
+            if pollutant == "so2":
+                sub_index = epa_aqi.sulfur_dioxide_sub_index(one_hour, day, breakpoints)
+                if sub_index is not None and sub_index.metric == "so2_24h":
+                    share = record["24h"]
+            elif one_hour is not None:
+                sub_index = epa_aqi.simple_sub_index("no2", "no2_1h", one_hour, breakpoints)
+            if one_hour is not None:
+                european = to_micrograms(pollutant, one_hour, molar_volume)
+            if day is not None:
+                who = ((f"{pollutant}_24h", to_micrograms(pollutant, day, molar_volume)),)
+        return _PollutantResult(key, sub_index, share, record, european, who)
+
     def _attributes(self, station: _Station, evaluation: _Evaluation) -> dict[str, Any]:
         settings = self.settings
-        observed = datetime.fromtimestamp(station.newest, UTC)
+        # One observedAt text for all attributes (formatting it is a measurable share of a call).
+        observed = ev.iso(datetime.fromtimestamp(station.newest, UTC))
         attributes: dict[str, Any] = {}
         aqi = evaluation.aqi
         if aqi is not None:
-            attributes["airQualityIndex"] = _with(
-                ev.prop(aqi.value, observed),
+            attributes["airQualityIndex"] = _observed(
+                aqi.value, observed,
                 referenceSpecification=US_AQI_REFERENCE,
                 responsiblePollutant=aqi.responsible,
                 subIndices={s.pollutant: s.value for s in aqi.sub_indices},
                 averagingPeriods={s.pollutant: s.metric.split("_", 1)[1] for s in aqi.sub_indices},
             )
-            level = _with(ev.prop(aqi.category.name, observed),
-                          referenceSpecification=US_AQI_REFERENCE, color=aqi.category.color)
+            level = _observed(aqi.category.name, observed,
+                              referenceSpecification=US_AQI_REFERENCE, color=aqi.category.color)
             advice = epa_aqi.cautionary_statement(
                 aqi.responsible, aqi.category.rank, settings.health_advice)
             if advice:
                 level["healthAdvice"] = ev.prop(advice)
             attributes["airQualityLevel"] = level
         if evaluation.completeness:
-            attributes["reliability"] = _with(ev.prop(evaluation.reliability, observed),
-                                              completeness=evaluation.completeness)
+            attributes["reliability"] = _observed(evaluation.reliability, observed,
+                                                  completeness=evaluation.completeness)
         european = evaluation.european
         if european is not None:
             general, sensitive = eaqi.HEALTH_MESSAGES[european.level]
-            attributes["europeanAirQualityLevel"] = _with(
-                ev.prop(european.level, observed),
+            attributes["europeanAirQualityLevel"] = _observed(
+                european.level, observed,
                 referenceSpecification=self._european_reference,
                 responsiblePollutant=european.responsible,
                 levels=european.levels,
@@ -280,8 +313,8 @@ class AirQualityService:
         if evaluation.who_concentrations:
             check = check_guidelines(evaluation.who_concentrations, settings.who_guidelines)
             if check.ratios:
-                attributes["whoGuidelineExceedances"] = _with(
-                    ev.prop(list(check.exceeded), observed),
+                attributes["whoGuidelineExceedances"] = _observed(
+                    list(check.exceeded), observed,
                     referenceSpecification=WHO_REFERENCE, ratios=check.ratios)
         return attributes
 
@@ -361,8 +394,9 @@ def _instant(stamp: Any) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def _with(attribute: dict[str, Any], **sub_properties: Any) -> dict[str, Any]:
-    """`attribute` with sub-properties (plain values become Properties)."""
+def _observed(value: Any, observed_at: str, **sub_properties: Any) -> dict[str, Any]:
+    """A Property observed at `observed_at` (ISO text), with sub-properties given as values."""
+    attribute: dict[str, Any] = {"type": "Property", "value": value, "observedAt": observed_at}
     for name, sub_value in sub_properties.items():
-        attribute[name] = ev.prop(sub_value)
+        attribute[name] = {"type": "Property", "value": sub_value}
     return attribute

@@ -25,11 +25,14 @@ HOUR = 3600
 class HourlySeries:
     """Hourly means of the last `capacity` hours of one pollutant at one station."""
 
-    __slots__ = ("_counts", "_hours", "_means", "_seen", "_sums", "capacity", "latest_hour")
+    __slots__ = (
+        "_counts", "_hours", "_means", "_seen", "_sums", "capacity", "latest_hour", "version",
+    )
 
     def __init__(self, capacity: int = 24) -> None:
         self.capacity = capacity
         self.latest_hour = -1
+        self.version = 0  # counts accepted observations: a window computed at a version holds
         self._hours = [-1] * capacity
         self._sums = [0.0] * capacity
         self._counts = [0] * capacity
@@ -65,6 +68,7 @@ class HourlySeries:
         self._means[slot] = self._sums[slot] / self._counts[slot]
         if hour > self.latest_hour:
             self.latest_hour = hour
+        self.version += 1
         return True
 
     def recent(self, end_hour: int, hours: int) -> list[float | None]:
