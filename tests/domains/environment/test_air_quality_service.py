@@ -353,3 +353,16 @@ def test_never_crashes_on_arbitrary_attributes(attributes: dict[str, Any]) -> No
     entity = {"id": STATION, "type": "AirQualityObserved", **attributes}
     for write in service.react(entity, at(0)) + service.react(entity, at(1)):
         assert isinstance(write, Write)
+
+
+def test_one_pollutant_per_message_gives_what_one_message_gives() -> None:
+    """Windows reused between messages must be those the pollutant's data still gives."""
+    measures = {"pm25": (18.0, "GQ"), "o3": (0.061, "59"), "no2": (130, "61"), "co": (3.1, "59")}
+    whole, split = AirQualityService(), AirQualityService()
+    for hour in range(10):
+        scaled = {name: (v * (1 + hour / 10), unit) for name, (v, unit) in measures.items()
+                  if name != "co" or hour < 5}  # CO stops: its windows must still move on
+        last_whole = derived(whole.react(observation(hour, **scaled), at(hour)))
+        for name, measure in scaled.items():
+            last_split = derived(split.react(observation(hour, **{name: measure}), at(hour)))
+    assert last_split == last_whole
