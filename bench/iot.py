@@ -6,9 +6,10 @@ In one run, on one private Mosquitto (no queue limits, no persistence):
    else — Mosquitto's own pass-through rate on this machine;
 2. per engine, a fresh `madina serve` (MQTT on, a service group that autoprovisions) takes the
    same load: sustained measures/s committed to the store (Madina's own
-   madina_iot_measures_accepted counter, read over the measuring window), and the p95 latency
-   from publishing a measure to seeing it in an NGSI-LD query (a probe device publishes a new
-   value every 100 ms and polls its entity until it shows).
+   madina_iot_measures_accepted counter, read over the measuring window, publishers flat out);
+3. then the publishers slow to half that rate (a load Madina keeps up with: at saturation the
+   backlog, and with it any latency, only grows) and a probe device publishes a new value every
+   100 ms and polls its entity until a query shows it: p50/p95 publish → visible.
 
 Publishers are separate processes (paho-mqtt), each cycling over its share of the devices, so
 load generator, Mosquitto and Madina share the machine's cores as they would on one host.
@@ -129,8 +130,10 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
 
 
 # -- publishers ---------------------------------------------------------------------------------
-def _publish(port: int, first: int, devices: int, step: int, stop_at: float, counter) -> None:
-    """One publisher process: cycles over devices first, first+step, ... until `stop_at`."""
+def _publish(port: int, first: int, devices: int, step: int, stop_at: float, counter,
+             rate: float) -> None:
+    """One publisher process: cycles over devices first, first+step, ... until `stop_at`, at
+    `rate` messages/s (0: as fast as it can)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{first}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(2000)
@@ -138,8 +141,11 @@ def _publish(port: int, first: int, devices: int, step: int, stop_at: float, cou
     client.loop_start()
     own = list(range(first, devices, step))
     sent = 0
+    began = time.time()
     while time.time() < stop_at:
         for device in own:
+            if rate and sent % 100 == 0:
+                time.sleep(max(0.0, began + sent / rate - time.time()))
             info = client.publish(f"/ul/{APIKEY}/dev{device}/attrs",
                                   f"t|{sent % 40}|h|{sent % 100}", qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:  # paho's queue is full: let it drain
@@ -152,12 +158,12 @@ def _publish(port: int, first: int, devices: int, step: int, stop_at: float, cou
     client.loop_stop()
 
 
-def _start_publishers(port: int, args: argparse.Namespace, seconds: float):
+def _start_publishers(port: int, args: argparse.Namespace, seconds: float, rate: float = 0.0):
     counter = multiprocessing.Value("q", 0)
     stop_at = time.time() + seconds
     processes = [multiprocessing.Process(target=_publish,
                                          args=(port, n, args.devices, args.publishers, stop_at,
-                                               counter))
+                                               counter, rate / args.publishers))
                  for n in range(args.publishers)]
     for process in processes:
         process.start()
@@ -210,16 +216,22 @@ def measure(engine: str, broker_port: int, workdir: Path, args: argparse.Namespa
             publishers = _start_publishers(broker_port, args, args.warmup + args.duration)
             time.sleep(args.warmup)
             before, started = _accepted(api), time.monotonic()
-            latencies = _probe(broker_port, api, args.duration)
+            time.sleep(args.duration)
             committed = _accepted(api) - before
             rate = committed / (time.monotonic() - started)
+            for process in publishers:
+                process.join()
+            _drain(api)
+            publishers = _start_publishers(broker_port, args, args.duration, rate / 2)
+            latencies = _probe(broker_port, api, args.duration)
             for process in publishers:
                 process.join()
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else None
     p50 = statistics.median(latencies) if latencies else None
     return Result(f"madina ({engine})", rate, p95, p50,
-                  note=f"{len(latencies)} latency probes")
+                  note=f"latency at {rate / 2:,.0f} measures/s offered, "
+                       f"{len(latencies)} probes")
 
 
 @contextmanager
@@ -229,6 +241,17 @@ def _database(engine: str, workdir: Path):
     else:
         with pgdb.throwaway_database(pgdb.server_url(), "iot") as url:
             yield url
+
+
+def _drain(api: str, timeout: float = 120.0) -> None:
+    """Wait until the backlog the saturating phase left is committed (the count stops)."""
+    deadline, last = time.monotonic() + timeout, -1.0
+    while time.monotonic() < deadline:
+        now = _accepted(api)
+        if now == last:
+            return
+        last = now
+        time.sleep(1.0)
 
 
 def _accepted(api: str) -> float:
