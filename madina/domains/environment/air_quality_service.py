@@ -47,6 +47,8 @@ WHO_REFERENCE = "WHO global air quality guidelines (2021)"
 _EUROPEAN_REFERENCE = "EEA European Air Quality Index ({} bands)"
 _POLLUTANTS = ("pm25", "pm10", "o3", "no2", "so2", "co")  # evaluation and tie-break order
 _HOURS_KEPT = 24
+_DAY_METRIC = {pollutant: f"{pollutant}_24h" for pollutant in _POLLUTANTS}
+_NOWCAST_METRIC = {pollutant: f"{pollutant}_nowcast" for pollutant in _POLLUTANTS}
 
 
 @dataclass
@@ -229,15 +231,15 @@ class AirQualityService:
             record["nowcast"] = _SHARE[12][12 - hours[:12].count(None)]
             if settings.us_pm_averaging == "nowcast":
                 concentration = nowcast.pm_nowcast(hours, settings.nowcast_recent_required)
-                metric, share = f"{pollutant}_nowcast", record["nowcast"]
+                metric, share = _NOWCAST_METRIC[pollutant], record["nowcast"]
             else:
-                concentration, metric, share = day, f"{pollutant}_24h", record["24h"]
+                concentration, metric, share = day, _DAY_METRIC[pollutant], record["24h"]
             if concentration is not None:
                 sub_index = epa_aqi.simple_sub_index(
-                    pollutant, metric, concentration, breakpoints, f"{pollutant}_24h")
+                    pollutant, metric, concentration, breakpoints, _DAY_METRIC[pollutant])
             european = day if settings.european_pm_averaging == "24h" else one_hour
             if day is not None:
-                who = ((f"{pollutant}_24h", day),)
+                who = ((_DAY_METRIC[pollutant], day),)
         elif pollutant == "o3":
             eight, eight_present = _mean(hours, 8, settings.min_hours_8h)
             record["8h"] = _SHARE[8][eight_present]
@@ -272,7 +274,7 @@ class AirQualityService:
             if one_hour is not None:
                 european = to_micrograms(pollutant, one_hour, molar_volume)
             if day is not None:
-                who = ((f"{pollutant}_24h", to_micrograms(pollutant, day, molar_volume)),)
+                who = ((_DAY_METRIC[pollutant], to_micrograms(pollutant, day, molar_volume)),)
         return _PollutantResult(key, sub_index, share, record, european, who)
 
     def _attributes(self, station: _Station, evaluation: _Evaluation) -> dict[str, Any]:
@@ -326,12 +328,7 @@ class AirQualityService:
         if aqi is None:
             return []
         settings = self.settings
-        moment = datetime.fromtimestamp(station.newest, UTC)
         severity = settings.alert_severity.get(aqi.category.name, "informational")
-        data = ev.prop({"airQualityIndex": aqi.value, "airQualityLevel": aqi.category.name,
-                        "responsiblePollutant": aqi.responsible})
-        description = ev.prop(f"US AQI {aqi.value} ({aqi.category.label}) at {entity_id}; "
-                              f"responsible pollutant {aqi.responsible}.")
         state = station.alert
         if state is None:
             if aqi.value < settings.alert_raise_aqi:
@@ -342,10 +339,9 @@ class AirQualityService:
                 "category": ev.prop("environment"),
                 "subCategory": ev.prop("airPollution"),
                 "severity": ev.prop(severity),
-                "description": description,
-                "data": data,
+                **_alert_text(entity_id, aqi),
                 "dateIssued": ev.date_time(now),
-                "validFrom": ev.date_time(moment),
+                "validFrom": ev.date_time(datetime.fromtimestamp(station.newest, UTC)),
                 "alertSource": ev.rel(entity_id),
             }
             location = ev.attribute(entity, "location")
@@ -358,16 +354,25 @@ class AirQualityService:
                 return []
             state.severity = severity
             return [Write(state.alert_id, "Alert", {
-                "severity": ev.prop(severity), "description": description, "data": data,
-            })]
+                "severity": ev.prop(severity), **_alert_text(entity_id, aqi)})]
         if state.below_since is None:
             state.below_since = station.newest
         if station.newest - state.below_since < settings.alert_clear_after_s:
             return []
         station.alert = None
         return [Write(state.alert_id, "Alert", {
-            "validTo": ev.date_time(moment), "description": description, "data": data,
-        })]
+            "validTo": ev.date_time(datetime.fromtimestamp(station.newest, UTC)),
+            **_alert_text(entity_id, aqi)})]
+
+
+def _alert_text(entity_id: str, aqi: epa_aqi.UsAqi) -> dict[str, Any]:
+    """An air-pollution Alert's `description` and `data` for the current AQI."""
+    return {
+        "description": ev.prop(f"US AQI {aqi.value} ({aqi.category.label}) at {entity_id}; "
+                               f"responsible pollutant {aqi.responsible}."),
+        "data": ev.prop({"airQualityIndex": aqi.value, "airQualityLevel": aqi.category.name,
+                         "responsiblePollutant": aqi.responsible}),
+    }
 
 
 # Share of a window's hours present, by count, rounded for the written completeness.
