@@ -4,12 +4,15 @@ redelivered data, units, bad values, and the alert hysteresis."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+import madina
 from madina.domains.environment.air_quality_service import AirQualityService
 from madina.domains.environment.epa_aqi import CAUTIONARY_STATEMENTS
 from madina.domains.environment.settings import AirQualitySettings
@@ -76,6 +79,24 @@ def test_epa_multi_pollutant_example_through_the_running_averages() -> None:
     assert value(attributes, "airQualityLevel", "color") == "#FF7E00"
     assert value(attributes, "airQualityLevel", "healthAdvice") == CAUTIONARY_STATEMENTS["o3"][2]
     assert value(attributes, "reliability") == 1.0
+
+
+def test_the_shipped_smart_data_models_example() -> None:
+    """Madina's AirQualityObserved example (Smart Data Models' Madrid station: formula names,
+    µg/m³, the hour in `dateObserved`): NO2 69 µg/m³ = 36.7 ppb → 36 → 34; SO2 11 µg/m³ =
+    4.2 ppb → 6; CO has no 8-hour mean yet."""
+    path = Path(madina.__file__).parent / "data" / "examples" / "AirQualityObserved.normalized.json"
+    entity = json.loads(path.read_text(encoding="utf-8"))
+    service = AirQualityService()
+    [write] = service.react(entity, datetime(2016, 3, 15, 12, tzinfo=UTC))
+    attributes = write.attributes
+    assert write.entity_id == entity["id"]
+    assert value(attributes, "airQualityIndex") == 34
+    assert value(attributes, "airQualityIndex", "subIndices") == {"no2": 34, "so2": 6}
+    assert value(attributes, "airQualityLevel") == "good"
+    assert attributes["airQualityIndex"]["observedAt"] == "2016-03-15T11:00:00Z"
+    assert attributes["europeanAirQualityLevel"]["levels"]["value"] == {
+        "no2": "poor", "so2": "good"}  # 2024 bands: NO2 60–100 µg/m³ is poor
 
 
 def test_startup_reports_completeness_before_any_index() -> None:
