@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 from madina.domains import entity_values as ev
 from madina.domains.environment import eaqi, epa_aqi, nowcast
-from madina.domains.environment.averages import HOUR, HourlySeries
+from madina.domains.environment.averages import HOUR, HourlySeries, window_mean
 from madina.domains.environment.settings import AirQualitySettings
 from madina.domains.environment.units import UnitError, to_canonical, to_micrograms
 from madina.domains.environment.who_guidelines import check_guidelines
@@ -221,7 +221,7 @@ class AirQualityService:
         breakpoints = settings.breakpoints
         molar_volume = settings.molar_volume
         one_hour = hours[0]
-        day, day_present = _mean(hours, 24, settings.min_hours_24h)
+        day, day_present = window_mean(hours, 24, settings.min_hours_24h)
         record = {"1h": 0.0 if one_hour is None else 1.0, "24h": _SHARE[24][day_present]}
         sub_index: epa_aqi.SubIndex | None = None
         share = 1.0
@@ -241,7 +241,7 @@ class AirQualityService:
             if day is not None:
                 who = ((_DAY_METRIC[pollutant], day),)
         elif pollutant == "o3":
-            eight, eight_present = _mean(hours, 8, settings.min_hours_8h)
+            eight, eight_present = window_mean(hours, 8, settings.min_hours_8h)
             record["8h"] = _SHARE[8][eight_present]
             if settings.us_o3_averaging == "nowcast":
                 eight_hour = nowcast.ozone_nowcast(hours, settings.nowcast_recent_required)
@@ -258,7 +258,7 @@ class AirQualityService:
             if eight is not None:
                 who = (("o3_8h", to_micrograms("o3", eight, molar_volume)),)
         elif pollutant == "co":
-            eight, eight_present = _mean(hours, 8, settings.min_hours_8h)
+            eight, eight_present = window_mean(hours, 8, settings.min_hours_8h)
             record["8h"] = share = _SHARE[8][eight_present]
             if eight is not None:
                 sub_index = epa_aqi.simple_sub_index("co", "co_8h", eight, breakpoints)
@@ -378,17 +378,6 @@ def _alert_text(entity_id: str, aqi: epa_aqi.UsAqi) -> dict[str, Any]:
 # Share of a window's hours present, by count, rounded for the written completeness.
 _SHARE = {length: [round(count / length, 3) for count in range(length + 1)]
           for length in (8, 12, 24)}
-
-
-def _mean(hours: list[float | None], length: int, minimum: int) -> tuple[float | None, int]:
-    """Mean of the first `length` hourly means (valid with `minimum` present) and how many
-    are present (averages.window_mean, without building a result object on the hot path)."""
-    window = hours[:length]
-    missing = window.count(None)
-    if missing:
-        window = [value for value in window if value is not None]
-    present = length - missing
-    return (sum(window) / present if present >= minimum and present else None), present
 
 
 def _instant(stamp: Any) -> float | None:

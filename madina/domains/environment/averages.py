@@ -87,18 +87,18 @@ class HourlySeries:
 
 
 class WindowMean(NamedTuple):
-    """A window's mean (None when too few hours) and the share of its hours present."""
+    """A window's mean (None when too few hours) and how many of its hours are present."""
 
     value: float | None
-    completeness: float
+    present: int
 
 
 def window_mean(recent_hours: list[float | None], length: int, minimum: int) -> WindowMean:
     """The mean of the first `length` hourly means (most recent first), valid with at least
-    `minimum` of them present."""
+    `minimum` of them present; the hours present are the divisor."""
     window = recent_hours[:length]
-    if None in window:
+    missing = window.count(None)
+    if missing:
         window = [value for value in window if value is not None]
-    present = len(window)
-    mean = sum(window) / present if present >= minimum and present > 0 else None
-    return WindowMean(mean, present / length)
+    present = length - missing
+    return WindowMean(sum(window) / present if present >= minimum and present else None, present)

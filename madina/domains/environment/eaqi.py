@@ -84,14 +84,6 @@ HEALTH_MESSAGES: dict[str, tuple[str, str]] = {  # level: (general population, s
 }
 
 
-def level_rank(concentration: float, upper_bounds: tuple[float, ...]) -> int:
-    """0 (good) … 5 (extremely poor) for a concentration in µg/m³."""
-    for rank, upper in enumerate(upper_bounds):
-        if concentration <= upper:
-            return rank
-    return len(upper_bounds)
-
-
 class EuropeanIndex(NamedTuple):
     """The station's level, the pollutant that set it, and every pollutant's own level."""
 

@@ -12,7 +12,8 @@ the weights are then the periods' actual lengths, which `lden` takes as argument
 clocks change, a period defined on local clock hours is an hour longer or shorter; Madina
 weights by the measured lengths so the formula stays an energetic mean over the whole day.
 
-Levels over a period are combined energetically: L = 10·lg(Σ t_i·10^(L_i/10) / Σ t_i).
+Levels over a period are combined energetically, L = 10·lg(Σ t_i·10^(L_i/10) / Σ t_i): the
+service sums `energy(L_i)·t_i` and the time measured, and takes the `level` of their ratio.
 
 WHO, *Environmental Noise Guidelines for the European Region* (2018), recommended levels:
 road traffic L_den 53 dB, L_night 45 dB; railway 54 / 44; aircraft 45 / 40; wind turbines
@@ -22,10 +23,6 @@ L_den 45 (no L_night recommendation, evidence too low).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-
-DAY, EVENING, NIGHT = "day", "evening", "night"
-PERIODS = (DAY, EVENING, NIGHT)
 
 WHO_NOISE_GUIDELINES: dict[str, dict[str, float]] = {
     "roadTraffic": {"Lden": 53.0, "Lnight": 45.0},
@@ -43,17 +40,6 @@ def energy(level_db: float) -> float:
 def level(mean_energy: float) -> float:
     """The level (dB) of a mean relative energy."""
     return 10.0 * math.log10(mean_energy)
-
-
-def energetic_mean(levels_and_durations: Iterable[tuple[float, float]]) -> float:
-    """The energetic average of (level dB, duration) pairs, weighted by duration."""
-    total_energy = total_time = 0.0
-    for level_db, duration in levels_and_durations:
-        total_energy += energy(level_db) * duration
-        total_time += duration
-    if total_time <= 0.0:
-        raise ValueError("energetic mean over no time")
-    return level(total_energy / total_time)
 
 
 def lden(
@@ -79,17 +65,6 @@ def period_lengths(day_start: int, evening_start: int, night_start: int) -> tupl
         (night_start - evening_start) % 24,
         (day_start - night_start) % 24,
     )
-
-
-def period_of(hour: int, day_start: int, evening_start: int, night_start: int) -> str:
-    """Which period a local clock hour (0–23) belongs to."""
-    day_hours, evening_hours, _ = period_lengths(day_start, evening_start, night_start)
-    offset = (hour - day_start) % 24
-    if offset < day_hours:
-        return DAY
-    if offset < day_hours + evening_hours:
-        return EVENING
-    return NIGHT
 
 
 def guideline_exceedances(

@@ -62,12 +62,12 @@ def test_the_ring_wraps_without_stale_hours() -> None:
 
 def test_eight_hour_means_need_six_hours() -> None:
     six = [1.0, 2.0, None, 3.0, 4.0, None, 5.0, 6.0]
-    assert window_mean(six, 8, 6) == (3.5, 0.75)  # divisor: the hours present
+    assert window_mean(six, 8, 6) == (3.5, 6)  # divisor: the hours present
     five = [1.0, None, None, 3.0, 4.0, None, 5.0, 6.0]
-    assert window_mean(five, 8, 6) == (None, 0.625)
+    assert window_mean(five, 8, 6) == (None, 5)
 
 
 def test_day_means_need_eighteen_hours() -> None:
-    assert window_mean([2.0] * 18 + [None] * 6, 24, 18) == (2.0, 0.75)
+    assert window_mean([2.0] * 18 + [None] * 6, 24, 18) == (2.0, 18)
     assert window_mean([2.0] * 17 + [None] * 7, 24, 18).value is None
-    assert window_mean([None] * 24, 24, 18) == (None, 0.0)
+    assert window_mean([None] * 24, 24, 18) == (None, 0)

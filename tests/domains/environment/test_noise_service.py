@@ -8,6 +8,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -104,6 +105,19 @@ def test_an_interval_across_a_period_boundary_is_split() -> None:
     assert attributes["Lday"]["value"] == round(10 * math.log10((11.5e5 + 0.5e7) / 12), 1)
     assert attributes["Levening"]["value"] == round(10 * math.log10((0.5e7 + 3.5e5) / 4), 1)
     assert attributes["Lnight"]["value"] == 50.0
+
+
+@pytest.mark.parametrize(("clock_hour", "period"), [
+    (7, "Lday"), (18, "Lday"), (19, "Levening"), (22, "Levening"), (23, "Lnight"), (6, "Lnight"),
+])
+def test_each_hour_lands_in_its_period(clock_hour: int, period: str) -> None:
+    """One loud hour among quiet ones raises the level of its own period only."""
+    service = NoiseService()
+    levels = [50.0] * 24
+    levels[(clock_hour - 7) % 24] = 80.0
+    attributes = indicators(hourly(service, DAY, levels)[-1])
+    for name in ("Lday", "Levening", "Lnight"):
+        assert (attributes[name]["value"] > 50.0) is (name == period)
 
 
 def test_thin_periods_are_not_reported_but_their_coverage_is() -> None:
