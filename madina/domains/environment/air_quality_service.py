@@ -160,7 +160,7 @@ class AirQualityService:
             value = ev.number(entity, name)
             if second is None or value is None or second > latest_allowed:
                 continue
-            unit = instance.get("unitCode") or settings.default_unit_codes[pollutant]
+            unit = ev.unit_code(entity, name) or settings.default_unit_codes[pollutant]
             try:
                 concentration = to_canonical(pollutant, value, unit, settings.molar_volume)
             except UnitError:

@@ -175,6 +175,12 @@ def test_values_overflowing_in_conversion_are_ignored() -> None:
         assert service.react(observation(hour, pm25=(1e308, "GP")), at(hour)) == []
 
 
+def test_a_unit_code_that_is_not_text_means_the_default() -> None:
+    service = AirQualityService()
+    attributes = derived(service.react(observation(0, no2=(120, ["61"])), at(0)))
+    assert value(attributes, "airQualityIndex", "subIndices") == {"no2": 61}  # 120 µg/m³ = 64 ppb
+
+
 def test_particles_in_ppb_and_relationships_are_ignored() -> None:
     service = AirQualityService()
     entity = observation(0, pm25=(10.0, "61"))
