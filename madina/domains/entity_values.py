@@ -91,7 +91,10 @@ def parse_datetime(raw: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+14:00": the offset leaves datetime's range
+        return None
 
 
 def iso(moment: datetime) -> str:

@@ -7,7 +7,8 @@ else the LAeq's `observedAt` taken as the end of a `default_interval_s` interval
 is split over the day/evening/night periods it covers (local clock hours of the city's timezone,
 noise.py) of the assessment day it falls in — the 24 hours from the day period's start, so the
 night after a day belongs to it. Intervals are assumed not to overlap; one already counted (same
-start) is ignored, as is one longer than 24 hours or ending more than an hour after `now`.
+start) is ignored, as is one longer than 24 hours, ending more than an hour after `now`, or
+starting before the days kept.
 
 Once observations reach past an assessment day's end, the service writes that day's levels to the
 entity — `Lday`, `Levening`, `Lnight` (each once its period is covered to `min_period_coverage`)
@@ -102,8 +103,11 @@ class NoiseService:
                 end = ev.observed_at(entity, self.settings.attribute) or now
                 start = end - timedelta(seconds=self.settings.default_interval_s)
         start, end = start.timestamp(), end.timestamp()
-        too_late = end > now.timestamp() + _FUTURE_TOLERANCE_S
-        if too_late or not 0 < end - start <= _LONGEST_INTERVAL_S:
+        # Nothing later than the clock allows, nor older than the days kept could take it.
+        earliest = now.timestamp() - (self.settings.days_kept + 1) * _LONGEST_INTERVAL_S
+        if not earliest <= start < end <= now.timestamp() + _FUTURE_TOLERANCE_S:
+            return None
+        if end - start > _LONGEST_INTERVAL_S:
             return None
         return start, end
 

@@ -194,6 +194,14 @@ def test_observations_from_the_future_are_refused() -> None:
     assert service.react(observation(2, no2=(50, "61")), at(1)) != []  # within the hour allowed
 
 
+def test_instants_out_of_datetime_range_are_skipped() -> None:
+    service = AirQualityService()
+    entity = observation(0, no2=(50, "61"), o3=(0.05, "59"))
+    entity["no2"]["observedAt"] = "0001-01-01T00:00:00+14:00"
+    attributes = derived(service.react(entity, at(0)))
+    assert set(value(attributes, "reliability", "completeness")) == {"o3"}
+
+
 def test_entity_date_observed_stands_in_for_observed_at() -> None:
     service = AirQualityService()
     entity = observation(0, no2=(120, "61"))

@@ -215,6 +215,10 @@ def test_unusable_intervals_are_refused() -> None:
     assert service.react(future, DAY) == []
     backwards = interval(DAY + timedelta(hours=1), DAY, 60.0)
     assert service.react(backwards, DAY + timedelta(hours=1)) == []
+    ancient = interval(DAY, DAY, 60.0)
+    ancient["dateObservedFrom"]["value"]["@value"] = "0001-01-01T00:00:00Z"
+    ancient["dateObservedTo"]["value"]["@value"] = "0001-01-01T01:00:00Z"
+    assert service.react(ancient, DAY) == []  # older than the days kept (and than 07:00 of year 1)
     assert not service._stations  # none of them started a station
 
 
