@@ -5,7 +5,7 @@ redelivered data, units, bad values, and the alert hysteresis."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -371,8 +371,11 @@ def test_stations_kept_in_memory_are_bounded() -> None:
     assert value(attributes, "reliability", "completeness")["no2"]["24h"] == 0.042
 
 
+instants = st.builds(  # ISO 8601 texts of any date, with offsets up to ±14 h
+    lambda moment, minutes: moment.replace(tzinfo=timezone(timedelta(minutes=minutes))).isoformat(),
+    st.datetimes(), st.integers(-14 * 60, 14 * 60))
 json_values = st.recursive(
-    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=30),
+    instants | st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=30),
     lambda children: st.lists(children, max_size=4)
     | st.dictionaries(st.sampled_from(["type", "value", "observedAt", "unitCode", "datasetId",
                                        "object", "@value"]), children, max_size=5),

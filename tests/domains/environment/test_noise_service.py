@@ -5,7 +5,7 @@ intervals split at period boundaries, coverage, late and redelivered data."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -238,8 +238,11 @@ def test_other_types_and_missing_levels_are_not_ours() -> None:
     assert service.react({**entity, "LAeq": {"type": "Property", "value": 1e308}}, DAY) == []
 
 
+instants = st.builds(  # ISO 8601 texts of any date, with offsets up to ±14 h
+    lambda moment, minutes: moment.replace(tzinfo=timezone(timedelta(minutes=minutes))).isoformat(),
+    st.datetimes(), st.integers(-14 * 60, 14 * 60))
 json_values = st.recursive(
-    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=40),
+    instants | st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=40),
     lambda children: st.lists(children, max_size=3)
     | st.dictionaries(st.sampled_from(["type", "value", "observedAt", "@type", "@value"]),
                       children, max_size=4),
