@@ -96,7 +96,7 @@ class Gateway:
     async def _drain(self) -> None:
         assert self.ingestor is not None and self.inbox is not None
         while len(self.inbox):
-            await self.ingestor.commit(self.inbox.take(self.ingestor.batch_max))
+            await self.ingestor.run_batch(self.inbox.take(self.ingestor.batch_max))
 
     async def submit(self, message: Message) -> Outcome:
         """An HTTP measure: answered once committed (or refused)."""

@@ -162,7 +162,13 @@ class Ingestor:
             if len(batch) < self.batch_max and self.batch_wait > 0:
                 await asyncio.sleep(self.batch_wait)
                 batch += self.inbox.take(self.batch_max - len(batch))
-            await self.commit(batch)
+            await self.run_batch(batch)
+
+    async def run_batch(self, batch: list[Message]) -> None:
+        """Count the batch as received once, then commit it."""
+        for message in batch:
+            metrics.MEASURES_RECEIVED.labels(message.transport).inc()
+        await self.commit(batch)
 
     async def commit(self, batch: list[Message]) -> None:
         """Commit the batch (retrying while the database is away), then settle every message."""
@@ -214,7 +220,6 @@ class Ingestor:
         outcomes = [Outcome() for _ in batch]
         updates: dict[str, list[_Update]] = {}
         for index, message in enumerate(batch):
-            metrics.MEASURES_RECEIVED.labels(message.transport).inc()
             try:
                 self._prepare(index, message, outcomes[index], updates)
             except MalformedPayload as error:

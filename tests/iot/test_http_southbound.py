@@ -129,3 +129,31 @@ def test_mqtt_commands_need_a_broker(client) -> None:
     answer = client.post("/iot/devices/aq9/commands", json={"reset": ""}, headers=CITY)
     assert answer.status_code == 409
     assert answer.json()["name"] == "COMMAND_UNAVAILABLE"
+
+
+def test_a_batch_retried_while_the_database_is_away_is_received_once(client, monkeypatch) -> None:
+    """The measure waits, unanswered, until the database is back; it lands once and counts
+    once as received."""
+    from madina.iot.ingest import Ingestor
+    from madina.store.base import StoreUnavailable
+
+    provision(client)
+    real, failures = Ingestor.process, []
+
+    def flaky(self, batch):
+        if not failures:
+            failures.append(1)
+            raise StoreUnavailable("database restarting")
+        return real(self, batch)
+
+    monkeypatch.setattr(Ingestor, "process", flaky)
+    text = client.get("/metrics").text
+    received = re.search(r'madina_iot_measures_received_total\{transport="http"\} (\S+)', text)
+    before = float(received.group(1)) if received else 0.0
+    answer = client.post("/iot/d", params={"k": "k-lights", "i": "lamp5"}, content=b"l|42",
+                         headers={"Content-Type": "text/plain"})
+    assert answer.status_code == 200 and failures == [1]
+    assert entity(client, "urn:ngsi-ld:Streetlight:lamp5")["illuminance"] == 42
+    text = client.get("/metrics").text
+    after = re.search(r'madina_iot_measures_received_total\{transport="http"\} (\S+)', text)
+    assert float(after.group(1)) == before + 1
