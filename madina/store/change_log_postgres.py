@@ -1,16 +1,21 @@
 """The change log and attribute history on PostgreSQL. Sequence order is not commit order
-there, so the log is read by transaction id: see `changes_after`."""
+there (a later number may commit first), so readers wait at gaps: see `changes_after`."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import orjson
 import psycopg
+import structlog
 
 from madina.store.base import ChangeRow, InstanceRow, StoredChange
 from madina.store.change_log import BadCursor, canonical, parse_canonical, to_json
 from madina.store.postgres_partitions import HISTORY
+
+log = structlog.get_logger("madina.store")
 
 
 def record(
@@ -55,45 +60,75 @@ def ensure_history_months(conn: psycopg.Connection, months: set[datetime]) -> No
         HISTORY.ensure_month(conn, month)
 
 
+GAP_PATIENCE = 10.0
+"""Seconds a missing sequence number holds readers back. Rows are numbered when inserted,
+at the very end of a transaction (just before its COMMIT), so a gap is a transaction about to
+commit, filled within milliseconds; one still open after this long rolled back, or the
+sequence skipped numbers in a crash recovery, and readers move on."""
+
+
+class Gaps:
+    """When each gap in the change log was first seen, per process (readers share it)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def patient(self, first_missing: int, now: float) -> bool:
+        """True while the gap starting at `first_missing` may still fill."""
+        with self._lock:
+            seen = self._seen.setdefault(first_missing, now)
+            if len(self._seen) > 1000:
+                self._seen = {k: v for k, v in self._seen.items() if now - v < GAP_PATIENCE}
+        return now - seen < GAP_PATIENCE
+
+
 def changes_after(
-    conn: psycopg.Connection, cursor: str | None, limit: int
+    conn: psycopg.Connection, cursor: str | None, limit: int, gaps: Gaps
 ) -> list[StoredChange]:
-    """Only changes of transactions older than every running one are read: all of those have
-    ended, so nothing can later appear before the cursor returned last."""
-    txid, seq = _position(cursor)
+    """The changes after `cursor` in sequence order, stopping before a gap that may still
+    fill: nothing can later appear before the cursor returned last."""
+    after = _position(cursor)
     rows = conn.execute(
-        "SELECT txid::text, seq, tenant, entity_id, kind, at, payload::text FROM changes"
-        " WHERE (txid, seq) > (%s::text::xid8, %s)"
-        " AND txid < pg_snapshot_xmin(pg_current_snapshot())"
-        " ORDER BY txid, seq LIMIT %s",
-        (txid, seq, limit),
+        "SELECT seq, tenant, entity_id, kind, at, payload::text FROM changes"
+        " WHERE seq > %s ORDER BY seq LIMIT %s",
+        (after, limit),
     ).fetchall()
-    return [
-        StoredChange(
-            f"{txid}:{seq}",
-            tenant,
-            ChangeRow(entity_id, kind, canonical(at), orjson.loads(payload)),
-        )
-        for txid, seq, tenant, entity_id, kind, at, payload in rows
-    ]
+    found = []
+    expected = None if cursor is None else after + 1
+    now = time.monotonic()
+    for seq, tenant, entity_id, kind, at, payload in rows:
+        if expected is not None and seq != expected and not _pruned_before(conn, seq, found):
+            if gaps.patient(expected, now):
+                break
+            log.warning("change log gap skipped", first_missing=expected, next=seq)
+        expected = seq + 1
+        found.append(StoredChange(
+            str(seq), tenant, ChangeRow(entity_id, kind, canonical(at), orjson.loads(payload))
+        ))
+    return found
+
+
+def _pruned_before(conn: psycopg.Connection, seq: int, found: list[StoredChange]) -> bool:
+    """A gap right after the cursor up to the oldest change kept was pruned, not in flight:
+    the reader's cursor is older than the log (the feed tells it so), no use waiting."""
+    if found:
+        return False
+    return conn.execute("SELECT min(seq) FROM changes").fetchone()[0] == seq
 
 
 def latest_cursor(conn: psycopg.Connection) -> str:
-    """Before the oldest running transaction: a consumer starting here may see a few changes
-    that had already committed again, never miss one."""
-    xmin = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()[0]
-    return f"{xmin}:0"
+    return str(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
 
 
 def prune(conn: psycopg.Connection, before: str) -> int:
     return conn.execute("DELETE FROM changes WHERE at < %s", (parse_canonical(before),)).rowcount
 
 
-def _position(cursor: str | None) -> tuple[str, int]:
+def _position(cursor: str | None) -> int:
     if cursor is None:
-        return "0", 0
-    txid, _, seq = cursor.partition(":")
-    if not (txid.isdigit() and seq.isdigit()):
+        return 0
+    if not cursor.isdigit():
         raise BadCursor(f"{cursor!r} is not a change-log cursor")
-    return txid, int(seq)
+    return int(cursor)
 

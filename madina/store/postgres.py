@@ -107,6 +107,7 @@ class PostgresStore:
         self._closing = threading.Event()
         self._leases: list[psycopg.Connection] = []
         """Connections holding the advisory locks of the roles this process leads."""
+        self._gaps = change_log_postgres.Gaps()
         self.identities = PostgresIdentities(self)
         self.audit = PostgresAudit(self)
         self.iot = PostgresIot(self)
@@ -341,7 +342,7 @@ class PostgresStore:
     # -- change log ------------------------------------------------------------------------
     def changes_after(self, cursor: str | None, limit: int) -> list[StoredChange]:
         with self.connection() as conn:
-            return change_log_postgres.changes_after(conn, cursor, limit)
+            return change_log_postgres.changes_after(conn, cursor, limit, self._gaps)
 
     def latest_change_cursor(self) -> str | None:
         with self.connection() as conn:

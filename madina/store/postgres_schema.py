@@ -363,6 +363,14 @@ MIGRATIONS: list[str] = [
         (tenant, entity_id, attr, observed_at) INCLUDE (dataset_id, deleted, num);
     DROP INDEX attribute_instances_lookup;
     """,
+    # 11: the change log is read in sequence order, waiting a while at a gap for the
+    # transaction that holds it to commit (change_log_postgres): ordering by transaction id
+    # made every reader wait for the oldest transaction running anywhere on the server.
+    """
+    ALTER TABLE changes DROP CONSTRAINT changes_pkey;
+    ALTER TABLE changes DROP COLUMN txid;
+    ALTER TABLE changes ADD PRIMARY KEY (seq);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
