@@ -128,11 +128,14 @@ def canonical_datetime(value: Any, where: str) -> str:
         raise bad(where, f"{value!r} is not an ISO 8601 DateTime")
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)  # OverflowError beyond year 1 or 9999 in UTC
+    except (ValueError, OverflowError):
         raise bad(where, f"{value!r} is not an ISO 8601 DateTime") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to four digits (strftime's %Y gives "999" for 999), which
+    # string order needs.
+    return moment.isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def display_datetime(value: str) -> str:

@@ -23,7 +23,9 @@ def parse_canonical(canonical: str) -> datetime:
 
 
 def canonical(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """isoformat pads the year to four digits, which string order needs (strftime's %Y
+    does not)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 class BadCursor(ValueError):
