@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from madina.store.audit import AuditSQL
     from madina.store.cap_messages import CapMessageSQL
+    from madina.store.history import HistoryStore
     from madina.store.identities import IdentityStore
     from madina.store.iot import IotStore
     from madina.store.open311 import Open311SQL
@@ -196,6 +197,8 @@ class Store(Protocol):
     subscriptions: SubscriptionStore
     """NGSI-LD subscriptions, their notification outbox and the notifier's cursor
     (madina.events.notifier)."""
+    history: HistoryStore
+    """Attribute history reads, instance edits and retention (madina.context.temporal)."""
     runs_on_loop: bool
     """True when calls are so short that the event loop thread makes them (embedded SQLite);
     False when they wait on a network server and belong on a worker thread (PostgreSQL)."""

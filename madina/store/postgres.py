@@ -45,6 +45,7 @@ from madina.store.base import (
     attribute_summaries,
 )
 from madina.store.cap_messages_postgres import PostgresCapMessages
+from madina.store.history_postgres import PostgresHistory
 from madina.store.open311_postgres import PostgresOpen311
 from madina.store.postgres_identities import PostgresIdentities
 from madina.store.postgres_iot import PostgresIot
@@ -114,6 +115,7 @@ class PostgresStore:
         self.open311 = PostgresOpen311(self)
         self.cap_messages = PostgresCapMessages(self)
         self.subscriptions = PostgresSubscriptions(self)
+        self.history = PostgresHistory(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:

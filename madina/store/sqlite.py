@@ -37,6 +37,7 @@ from madina.store.base import (
 )
 from madina.store.cap_messages_sqlite import SQLiteCapMessages
 from madina.store.geometry import bbox_of
+from madina.store.history_sqlite import SQLiteHistory
 from madina.store.open311_sqlite import SQLiteOpen311
 from madina.store.sqlite_identities import SQLiteIdentities
 from madina.store.sqlite_iot import SQLiteIot
@@ -86,6 +87,7 @@ class SQLiteStore:
         self.open311 = SQLiteOpen311(self)
         self.cap_messages = SQLiteCapMessages(self)
         self.subscriptions = SQLiteSubscriptions(self)
+        self.history = SQLiteHistory(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
