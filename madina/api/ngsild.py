@@ -505,7 +505,9 @@ async def batch_query(request: Request) -> Response:
 
 
 def _query_from_body(body: dict[str, Any]) -> QueryParams:
-    """The Query data type (clause 5.2.23) as the same parameters GET /entities takes."""
+    """The Query data type (clause 5.2.23) as the same parameters GET /entities takes; members
+    of the wrong JSON type are a 400 here, before any parser meets them."""
+    _check_strings(body, "q", "scopeQ")
     params = QueryParams(q=body.get("q"), scope_q=body.get("scopeQ"))
     selectors = body.get("entities")
     if selectors is not None:
@@ -514,6 +516,7 @@ def _query_from_body(body: dict[str, Any]) -> QueryParams:
         for selector in selectors:
             if "type" not in selector:
                 raise BadRequestData("an EntitySelector needs a type (Table 5.2.33-1)")
+            _check_strings(selector, "type", "idPattern")
             ids = selector.get("id")
             if isinstance(ids, str):
                 ids = [ids]
@@ -525,12 +528,16 @@ def _query_from_body(body: dict[str, Any]) -> QueryParams:
                 SelectorParams(ids=ids, id_pattern=selector.get("idPattern"),
                                type=selector.get("type"))
             )
-    if body.get("attrs") is not None:
-        params.attrs = list(body["attrs"])
+    attrs = body.get("attrs")
+    if attrs is not None:
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise BadRequestData("attrs must be a list of attribute names")
+        params.attrs = list(attrs)
     geo_q = body.get("geoQ")
     if geo_q is not None:
         if not isinstance(geo_q, dict):
             raise BadRequestData("geoQ must be an object")
+        _check_strings(geo_q, "georel", "geometry", "geoproperty")
         params.georel = geo_q.get("georel")
         params.geometry = geo_q.get("geometry")
         params.coordinates = geo_q.get("coordinates")
@@ -538,6 +545,12 @@ def _query_from_body(body: dict[str, Any]) -> QueryParams:
     if not params.restricts():
         raise BadRequestData("a query needs entities, attrs, q, geoQ or scopeQ")
     return params
+
+
+def _check_strings(member: dict[str, Any], *names: str) -> None:
+    for name in names:
+        if name in member and not isinstance(member[name], str):
+            raise BadRequestData(f"{name} must be a string, not {member[name]!r}")
 
 
 # -- discovery ---------------------------------------------------------------------------------
