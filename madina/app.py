@@ -32,6 +32,7 @@ from madina.api import (
     open311_admin,
     openapi,
     subscriptions,
+    temporal,
 )
 from madina.api.live import routes as live_routes
 from madina.api.live_stream import LiveHub
@@ -53,6 +54,7 @@ from madina.context.errors import (
     ResourceNotFound,
     ServiceUnavailable,
 )
+from madina.context.history_retention import expire_daily
 from madina.context.jsonld import ContextResolver
 from madina.context.notifications import notifier
 from madina.events.feed import ChangeFeed
@@ -189,6 +191,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.audit.daily(settings.audit_retention_days)
         )
         pool_watch = asyncio.create_task(metrics.watch_pool(store))
+        history_retention = asyncio.create_task(
+            expire_daily(store, settings.retention, runner(store, app.state.store_limiter))
+        )
         changes = app.state.changes = ChangeFeed(
             store,
             poll_interval=settings.change_poll_interval,
@@ -213,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await changes.stop()
             audit_maintenance.cancel()
             pool_watch.cancel()
+            history_retention.cancel()
             store.close()
 
     app = MadinaApp(
@@ -222,7 +228,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             Route("/metrics", metrics.endpoint(settings.metrics_public), methods=["GET"]),
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes,
-                                         *subscriptions.routes]),
+                                         *subscriptions.routes, *temporal.routes]),
             Mount("/auth", routes=[*auth.routes, *admin.routes, *audit.routes]),
             Mount("/open311/v2", routes=[Mount("/admin", routes=open311_admin.routes),
                                          *open311.routes]),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from madina.api.rate_limits import parse_limit, parse_networks
 from madina.auth.oidc import parse_role_map
 from madina.store.base import Store
 from madina.store.engines import store_for
+from madina.store.history import Retention
 
 
 class Settings(BaseSettings):
@@ -29,8 +30,14 @@ class Settings(BaseSettings):
     db_timeout: float = 5.0
     """Seconds to wait for a PostgreSQL connection before answering 503."""
     history_retention_days: int | None = None
-    """PostgreSQL: drop attribute history older than this, a month partition at a time
-    (None: keep everything)."""
+    """Drop attribute history older than this (PostgreSQL: a month partition at a time; None:
+    keep everything), unless `history_retention` has a `*` rule."""
+    history_retention: str = ""
+    """Per entity type: "AirQualityObserved=90d,TrafficFlowObserved=30d,*=365d" (`*`: every
+    other type); checked daily. See madina.store.history.Retention."""
+    temporal_max_instances: int = Field(10_000, ge=1)
+    """Most instances (or aggregation periods) per attribute in one temporal answer; more are
+    paged (206 with Content-Range)."""
     change_log_retention_hours: float = 24.0
     """Entity change events are kept this long for consumers that were away (notifications
     catching up after a restart, live streams resuming from `Last-Event-ID`)."""
@@ -155,6 +162,17 @@ class Settings(BaseSettings):
         parse_role_map(value)
         return value
 
+    @field_validator("history_retention")
+    @classmethod
+    def _retention_format(cls, value: str) -> str:
+        Retention.parse(value)
+        return value
+
+    @property
+    def retention(self) -> Retention:
+        """History retention per entity type, `history_retention_days` for the others."""
+        return Retention.parse(self.history_retention, self.history_retention_days)
+
     @model_validator(mode="after")
     def _oidc_audience_required(self) -> Settings:
         if self.oidc_issuer and not self.oidc_audience:
@@ -171,4 +189,4 @@ class Settings(BaseSettings):
     def store(self) -> Store:
         """An unopened store for these settings."""
         return store_for(self.store_database, self.sqlite_synchronous, self.db_pool_size,
-                         self.db_timeout, self.history_retention_days)
+                         self.db_timeout, self.retention.partition_days)

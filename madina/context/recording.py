@@ -29,6 +29,8 @@ class RecordingTransaction:
         self._after: dict[str, Document | None] = {}
         self.events: list[ChangeEvent] = []
         """The events of the finished transaction, in write order."""
+        self._unrecorded: dict[str, set[str] | None] = {}
+        """Entity id -> attributes whose history rows are not written (None: all of them)."""
 
     def get(self, entity_id: str) -> Document | None:
         return self.tx.get(entity_id)
@@ -62,6 +64,13 @@ class RecordingTransaction:
         self._before.setdefault(entity_id, before)
         self._after[entity_id] = after
 
+    def skip_history(self, entity_id: str, attrs: set[str] | None = None) -> None:
+        """Write no history rows for these attributes of the entity (None: any): the temporal
+        API deletes their history in this transaction, deletion rows included. The change
+        events are recorded as always."""
+        known = self._unrecorded.get(entity_id, set())
+        self._unrecorded[entity_id] = None if attrs is None or known is None else known | attrs
+
     def finish(self, now: str) -> None:
         """Compute and record the history rows and change events of everything written."""
         instances: list[InstanceRow] = []
@@ -69,7 +78,15 @@ class RecordingTransaction:
             event = entity_change(self.tenant, self._before[entity_id], after, now, instances)
             if event is not None:
                 self.events.append(event)
+        if self._unrecorded:
+            instances = [row for row in instances if not self._skipped(row)]
         self.tx.record(instances, [event.row() for event in self.events])
+
+    def _skipped(self, row: InstanceRow) -> bool:
+        if row.entity_id not in self._unrecorded:
+            return False
+        attrs = self._unrecorded[row.entity_id]
+        return attrs is None or row.attr in attrs
 
 
 def entity_change(

@@ -80,6 +80,19 @@ def render_attribute(
     return _attribute(instances, terms, form, sys_attrs, lang, dataset_ids, now)
 
 
+def render_instance(
+    instance: dict[str, Any],
+    terms: TermMap,
+    *,
+    form: str = "normalized",
+    sys_attrs: bool = False,
+    lang: str | None = None,
+) -> dict[str, Any]:
+    """One instance as an element of an instance array (the temporal representation): always
+    an object, so members such as `instanceId` can be added to it."""
+    return _instance(instance, terms, form, sys_attrs, lang, True)
+
+
 def _attribute(
     instances: list[dict[str, Any]],
     terms: TermMap,

@@ -35,6 +35,7 @@ PATH_VALUES = {"entityId": ENTITY, "attrId": "temperature", "type": "Thing",
 PATH_VALUES["deviceId"] = "no-such-device"
 PATH_VALUES["identifier"] = "no-such-cap-message"
 PATH_VALUES["subscriptionId"] = "urn:ngsi-ld:Subscription:no-such-subscription"
+PATH_VALUES["instanceId"] = "urn:ngsi-ld:Instance:424242"
 DEVICE_KEY_SECRET = "device-key-secret-for-the-matrix"
 
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from madina import __version__
 from madina.api import alerts, audit
-from madina.api.openapi import admin, components, iot, open311, paths, subscriptions
+from madina.api.openapi import admin, components, iot, open311, paths, subscriptions, temporal
 from madina.auth.rules import OPEN, allow
 
 NGSI_LD_PREFIX = "/ngsi-ld/v1"
@@ -28,7 +28,8 @@ def document() -> dict:
     routes = {**paths.APP, **paths.AUTH, **admin.ADMIN, **audit.OPENAPI, **open311.OPEN311,
               **alerts.OPENAPI}
     routes.update(iot.OPENAPI)
-    ngsi_ld = {**paths.NGSI_LD, **paths.JSONLD_CONTEXTS, **subscriptions.PATHS}
+    ngsi_ld = {**paths.NGSI_LD, **paths.JSONLD_CONTEXTS, **subscriptions.PATHS,
+               **temporal.PATHS}
     for path, operations in ngsi_ld.items():
         routes[NGSI_LD_PREFIX + path] = operations
     return {
@@ -42,7 +43,8 @@ def document() -> dict:
         },
         "paths": routes,
         "components": {
-            "schemas": {**components.SCHEMAS, **admin.SCHEMAS, **subscriptions.SCHEMAS},
+            "schemas": {**components.SCHEMAS, **admin.SCHEMAS, **subscriptions.SCHEMAS,
+                        **temporal.SCHEMAS},
             "parameters": components.PARAMETERS,
             "responses": components.RESPONSES,
             "headers": components.HEADERS,
