@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypedDict, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -326,7 +326,9 @@ class Deliverer:
         self.holding: set[int] = set()
         """Sequence numbers of the rows held in memory (queued or in flight)."""
         self._done: list[int] = []
-        self._retries: list[tuple[int, int, float]] = []
+        self._retries: list[tuple[int, int, float, float]] = []
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        """Retries waiting to be due, by sequence number."""
         self._given_back: list[int] = []
         self._tallies: dict[tuple[str, str], _Tally] = {}
         self._dirty = asyncio.Event()
@@ -345,6 +347,9 @@ class Deliverer:
         another process (or this one, restarted) takes them without waiting for the lease."""
         for task in self._tasks:
             task.cancel()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         for lane in self.lanes.values():
             for task in list(lane.tasks):
                 task.cancel()
@@ -413,13 +418,29 @@ class Deliverer:
                         subscription=delivery.subscription_id, attempts=attempts, error=error)
             self._done.append(delivery.seq)
         else:
-            cooldown = delivery.request.get("cooldown", 0.0)
-            delay = backoff(attempts, self.policy.retry_base, self.policy.retry_max, cooldown)
-            log.info("notification failed; retrying", lane=delivery.lane, error=error,
-                     subscription=delivery.subscription_id, attempts=attempts,
-                     retry_in_s=round(delay, 2))
-            self._retries.append((delivery.seq, attempts, time.time() + delay))
+            self._retry(claimed, attempts, error)
         self._dirty.set()
+
+    def _retry(self, claimed: Claimed, attempts: int, error: str) -> None:
+        """Retry in this process when due, holding the row a lease beyond that; the outbox
+        knows, so a crash in between leaves the row to whoever claims it next."""
+        delivery = claimed.delivery
+        cooldown = delivery.request.get("cooldown", 0.0)
+        delay = backoff(attempts, self.policy.retry_base, self.policy.retry_max, cooldown)
+        due = time.time() + delay
+        held_until = due + self.policy.lease
+        log.info("notification failed; retrying", lane=delivery.lane, error=error,
+                 subscription=delivery.subscription_id, attempts=attempts,
+                 retry_in_s=round(delay, 2))
+        self._retries.append((delivery.seq, attempts, due, held_until))
+        again = Claimed(replace(delivery, attempts=attempts), held_until)
+        self.holding.add(delivery.seq)
+        loop = asyncio.get_running_loop()
+        self._timers[delivery.seq] = loop.call_later(delay, self._resubmit, again)
+
+    def _resubmit(self, claimed: Claimed) -> None:
+        self._timers.pop(claimed.delivery.seq, None)
+        self._lane(claimed.delivery).submit(claimed)
 
     def give_back(self, claimed: Claimed) -> None:
         self.holding.discard(claimed.delivery.seq)
@@ -446,7 +467,7 @@ class Deliverer:
                 await self._call(subscriptions.delivered, done)
                 done = []
             if retries:
-                await self._call(subscriptions.retry, retries)
+                await self._call(subscriptions.retry, self.claimer, retries)
                 retries = []
             if given_back:
                 await self._call(subscriptions.release, self.claimer, given_back)

@@ -37,6 +37,8 @@ T = TypeVar("T")
 
 CONSUMER = "notifier"
 """The notifier's cursor in `event_cursors`, and the role it leads under."""
+FROM_THE_START = ""
+"""The stored cursor of a consumer that started on an empty change log."""
 BATCH = 500
 RETRY_LEAD_S = 2.0
 CHECK_LEAD_S = 2.0
@@ -70,7 +72,14 @@ class Notifier:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Before the app serves anything: on a database that never had a notifier, changes
+        are matched from now on (what committed before subscriptions could exist notifies
+        nobody), whichever process leads later."""
         self._wake = asyncio.Event()
+        subscriptions = self.store.subscriptions
+        if await self._call(subscriptions.cursor, CONSUMER) is None:
+            latest = await self._call(self.store.latest_change_cursor)
+            await self._call(subscriptions.init_cursor, CONSUMER, latest or FROM_THE_START)
         await self.deliverer.start()
         self.feed.subscribe(self.wake)
         self._task = asyncio.create_task(self._run(), name="madina-notifier")
@@ -107,7 +116,7 @@ class Notifier:
                 await asyncio.sleep(1.0)
 
     async def _lead(self) -> None:
-        self.cursor = await self._start_cursor()
+        self.cursor = await self._call(self.store.subscriptions.cursor, CONSUMER) or None
         checked = time.monotonic()
         while True:
             await self._wait()
@@ -120,17 +129,6 @@ class Notifier:
             next_due = self.matcher.next_due()
             if next_due is not None and next_due <= time.monotonic():
                 await self._enqueue(None, await self.matcher.due())
-
-    async def _start_cursor(self) -> str | None:
-        """Where the last leader stopped; on a database that never had a notifier, now (what
-        committed before subscriptions could exist notifies nobody)."""
-        subscriptions = self.store.subscriptions
-        cursor = await self._call(subscriptions.cursor, CONSUMER)
-        if cursor is None:
-            cursor = await self._call(self.store.latest_change_cursor)
-            if cursor is not None:
-                await self._enqueue(cursor, [])
-        return cursor
 
     async def _wait(self) -> None:
         timeout = self.poll_interval

@@ -106,6 +106,8 @@ class SubscriptionStore(Protocol):
 
     def cursor(self, consumer: str) -> str | None:
         """Where a change-log consumer stopped (None: it never ran on this database)."""
+    def init_cursor(self, consumer: str, cursor: str) -> None:
+        """Set the consumer's cursor unless it has one already."""
     def enqueue(
         self, consumer: str, cursor: str | None, deliveries: list[NewDelivery],
         claimed_by: str, claimed_until: float, now: float,
@@ -115,8 +117,9 @@ class SubscriptionStore(Protocol):
     def claim(self, claimer: str, now: float, lease: float, limit: int) -> list[Delivery]:
         """Claim due deliveries nobody holds (or whose claimer's lease ran out), oldest first."""
     def delivered(self, seqs: list[int]) -> None: ...
-    def retry(self, retries: list[tuple[int, int, float]]) -> None:
-        """(seq, failed attempts so far, due time): back to the outbox, unclaimed."""
+    def retry(self, claimer: str, retries: list[tuple[int, int, float, float]]) -> None:
+        """(seq, failed attempts so far, due time, claimed until): the claimer keeps the row
+        and retries it when due; should it die, the claim runs out and anyone may."""
     def release(self, claimer: str, seqs: list[int] | None = None) -> None:
         """Give claimed rows back untouched (all of the claimer's when `seqs` is None)."""
     def pending(self) -> int:
@@ -236,6 +239,11 @@ class SubscriptionSQL:
         rows = self._read("SELECT cursor FROM event_cursors WHERE consumer = ?", (consumer,))
         return rows[0][0] if rows else None
 
+    def init_cursor(self, consumer: str, cursor: str) -> None:
+        with self._atomic() as run:
+            run("INSERT INTO event_cursors (consumer, cursor) VALUES (?, ?)"
+                " ON CONFLICT (consumer) DO NOTHING", (consumer, cursor))
+
     def enqueue(
         self, consumer: str, cursor: str | None, deliveries: list[NewDelivery],
         claimed_by: str, claimed_until: float, now: float,
@@ -270,12 +278,13 @@ class SubscriptionSQL:
                 self._each(run, "DELETE FROM notification_outbox WHERE seq = ?",
                            [(seq,) for seq in seqs])
 
-    def retry(self, retries: list[tuple[int, int, float]]) -> None:
+    def retry(self, claimer: str, retries: list[tuple[int, int, float, float]]) -> None:
         if retries:
             with self._atomic() as run:
                 self._each(run, "UPDATE notification_outbox SET attempts = ?, due = ?,"
-                                " claimed_by = NULL, claimed_until = NULL WHERE seq = ?",
-                           [(attempts, due, seq) for seq, attempts, due in retries])
+                                " claimed_by = ?, claimed_until = ? WHERE seq = ?",
+                           [(attempts, due, claimer, until, seq)
+                            for seq, attempts, due, until in retries])
 
     def release(self, claimer: str, seqs: list[int] | None = None) -> None:
         with self._atomic() as run:

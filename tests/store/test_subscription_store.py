@@ -67,6 +67,10 @@ def test_enqueue_moves_the_cursor_with_the_rows(store: Store) -> None:
     assert subs.cursor("notifier") == "42"
     subs.enqueue("notifier", "43", [], "me", 160.0, 100.0)
     assert subs.cursor("notifier") == "43"
+    subs.init_cursor("notifier", "7")  # a starting process never moves a cursor back
+    assert subs.cursor("notifier") == "43"
+    subs.init_cursor("other", "7")
+    assert subs.cursor("other") == "7"
     assert subs.pending() == 2
     # Claimed by "me" until 160: nobody else gets them before the lease runs out.
     assert subs.claim("other", 150.0, 60.0, 10) == []
@@ -77,12 +81,13 @@ def test_enqueue_moves_the_cursor_with_the_rows(store: Store) -> None:
 def test_retry_release_and_delivered(store: Store) -> None:
     subs = store.subscriptions
     first, second = subs.enqueue("notifier", None, [delivery(1), delivery(2)], "me", 160.0, 100.0)
-    subs.retry([(first.seq, 1, 130.0)])  # failed once, due again at 130
-    assert subs.claim("other", 120.0, 60.0, 10) == []
-    again = subs.claim("other", 130.0, 60.0, 10)
-    assert [(d.seq, d.attempts) for d in again] == [(first.seq, 1)]
+    # Failed once: "me" retries it at 130, and holds it until 190 in case that fails too.
+    subs.retry("me", [(first.seq, 1, 130.0, 190.0)])
+    assert subs.claim("other", 150.0, 60.0, 10) == []
     subs.release("me")  # a clean shutdown gives its claims back at once
-    assert [d.seq for d in subs.claim("third", 131.0, 60.0, 10)] == [second.seq]
+    assert [d.seq for d in subs.claim("other", 120.0, 60.0, 10)] == [second.seq]
+    again = subs.claim("third", 130.0, 60.0, 10)
+    assert [(d.seq, d.attempts) for d in again] == [(first.seq, 1)]
     subs.delivered([first.seq, second.seq])
     assert subs.pending() == 0
 
