@@ -45,6 +45,13 @@ class BatchResult:
     success: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    _succeeded: set[str] = field(default_factory=set, repr=False)
+
+    def succeed(self, entity_id: str) -> None:
+        """An id written by several items of the batch is listed once."""
+        if entity_id not in self._succeeded:
+            self._succeeded.add(entity_id)
+            self.success.append(entity_id)
 
     def fail(self, entity_id: Any, error: NgsiError) -> None:
         """BatchEntityError.entityId is a string (clause 5.2.17): an item whose id is missing or
@@ -256,20 +263,21 @@ class Broker:
         now = now_iso()
         parsed = self._parse_all(items, now, result)
         with self.transaction(tenant) as tx:
-            existing = tx.get_many([d["id"] for d in parsed])
+            existing = tx.get_many(list(dict.fromkeys(d["id"] for d in parsed)))
             for doc in parsed:
                 old = existing.get(doc["id"])
                 if old is None:
                     tx.insert(doc)
+                    existing[doc["id"]] = doc
                     result.created.append(doc["id"])
                 else:
-                    new = (
+                    new = existing[doc["id"]] = (
                         updates.replace_entity(old, doc, now).doc
                         if replace
                         else _append_with_types(old, doc, now)
                     )
                     tx.update(new, old)
-                result.success.append(doc["id"])
+                result.succeed(doc["id"])
         return result
 
     def batch_update(
@@ -300,14 +308,15 @@ class Broker:
         now = now_iso()
         parsed = self._parse_all(items, now, result, partial=True)
         with self.transaction(tenant) as tx:
-            existing = tx.get_many([d["id"] for d in parsed])
+            existing = tx.get_many(list(dict.fromkeys(d["id"] for d in parsed)))
             for doc in parsed:
                 old = existing.get(doc["id"])
                 if old is None:
                     result.fail(doc["id"], ResourceNotFound(f"entity {doc['id']} not found"))
                     continue
-                tx.update(change(old, doc, now), old)
-                result.success.append(doc["id"])
+                new = existing[doc["id"]] = change(old, doc, now)
+                tx.update(new, old)
+                result.succeed(doc["id"])
         return result
 
     def batch_delete(self, tenant: str, ids: list[Any]) -> BatchResult:
@@ -354,8 +363,9 @@ class Broker:
     def _parse_all(
         items: list[tuple[Any, TermMap]], now: str, result: BatchResult, partial: bool = False
     ) -> list[Document]:
-        """Parse every entity; a later duplicate id is merged over the earlier one (last wins)."""
-        parsed: dict[str, Document] = {}
+        """Parse every entity, in order: items with the same id apply one after the other,
+        each over the entity as the ones before it left it."""
+        parsed: list[Document] = []
         for body, terms in items:
             try:
                 if partial:
@@ -368,8 +378,8 @@ class Broker:
             except NgsiError as exc:
                 result.fail(_body_id(body), exc)
                 continue
-            parsed[doc["id"]] = doc
-        return list(parsed.values())
+            parsed.append(doc)
+        return parsed
 
 
 def _has_type(doc: Document, types: set[str] | None) -> bool:

@@ -57,6 +57,27 @@ def test_batch_create_duplicate_in_same_request(client):
         assert body["success"] == [A] and [e["entityId"] for e in body["errors"]] == [A]
 
 
+@pytest.mark.parametrize(("op", "query"), [
+    ("upsert", "?options=update"), ("update", ""), ("merge", "")])
+def test_batch_items_with_one_id_apply_in_order(client, op, query):
+    """Each item applies over what the earlier ones left: none of their attributes is lost."""
+    create(client, entity(A, a=prop(0)))
+    response = client.post(f"{OPS}/{op}{query}", json=[
+        entity(A, a=prop(1)), entity(A, b=prop(2)), entity(A, c=prop(3))])
+    assert response.status_code in (201, 204), response.text
+    got = retrieve(client, A)
+    assert (got["a"]["value"], got["b"]["value"], got["c"]["value"]) == (1, 2, 3)
+
+
+def test_batch_upsert_creates_then_updates_one_id(client):
+    response = client.post(f"{OPS}/upsert?options=update", json=[
+        entity(B, a=prop(1)), entity(B, b=prop(2))])
+    assert response.status_code == 201, response.text
+    assert response.json() == [B]
+    got = retrieve(client, B)
+    assert (got["a"]["value"], got["b"]["value"]) == (1, 2)
+
+
 @pytest.mark.parametrize("op", ["create", "upsert", "update", "delete", "merge"])
 @pytest.mark.parametrize("payload", [{}, "text", 5], ids=["object", "string", "number"])
 def test_batch_body_must_be_an_array(client, op, payload):
