@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,8 @@ from madina.context.errors import (
 from madina.context.history_retention import expire_daily
 from madina.context.jsonld import ContextResolver
 from madina.context.notifications import notifier
+from madina.domains.runtime import DomainRuntime
+from madina.domains.services import domain_services
 from madina.events.feed import ChangeFeed
 from madina.iot.gateway import Gateway
 from madina.logging import configure_logging
@@ -207,12 +210,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         iot_gateway = app.state.iot = gateway(settings, store, app.state.broker, contexts,
                                               runner(store, app.state.store_limiter))
         await iot_gateway.start()
+        domains = app.state.domains = DomainRuntime(
+            app.state.broker,
+            changes,
+            domain_services(settings.domain_names, settings.domains_config),
+            publish=functools.partial(alerts.publish, store),
+        )
+        await domains.start()
         log.info(
             "broker started", database=describe(settings.store_database), version=__version__
         )
         try:
             yield
         finally:
+            await domains.stop()
             await iot_gateway.stop()
             await app.state.notifier.stop()
             await changes.stop()

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     temporal_max_instances: int = Field(10_000, ge=1)
     """Most instances (or aggregation periods) per attribute in one temporal answer; more are
     paged (206 with Content-Range)."""
+    domains: str = "environment,traffic,energy,safety"
+    """The city domains whose services derive indices, states and alerts from observations
+    (comma-separated; empty: none). One worker process runs them for all."""
+    domains_config: str | None = None
+    """A TOML file with a `[domains.<name>]` table of settings per domain (docs/domains.md);
+    without it every domain runs on its documented defaults."""
     change_log_retention_hours: float = 24.0
     """Entity change events are kept this long for consumers that were away (notifications
     catching up after a restart, live streams resuming from `Last-Event-ID`)."""
@@ -185,6 +191,10 @@ class Settings(BaseSettings):
     def store_database(self) -> str:
         """What the store opens: the PostgreSQL URL if one is set, else the SQLite path."""
         return self.database_url or self.database
+
+    @property
+    def domain_names(self) -> list[str]:
+        return [name.strip() for name in self.domains.split(",") if name.strip()]
 
     def store(self) -> Store:
         """An unopened store for these settings."""

@@ -68,10 +68,20 @@ class LocalNames:
 
 
 class DomainRuntime:
-    def __init__(self, broker: Broker, feed: ChangeFeed, services: Iterable[DomainService]):
+    def __init__(
+        self,
+        broker: Broker,
+        feed: ChangeFeed,
+        services: Iterable[DomainService],
+        publish: Callable[[str, list[Any]], Any] | None = None,
+    ) -> None:
         self.broker = broker
         self.feed = feed
         self.services = list(services)
+        self.publish = publish
+        """Stores the public warnings (CAP messages) services issued, per tenant, once the
+        Alert entities they accompany are committed."""
+        self._issuers = {id(s.issuer): s.issuer for s in self.services if hasattr(s, "issuer")}
         self._by_type: dict[str, list[DomainService]] = {}
         for service in self.services:
             for watched in service.watched_types:
@@ -131,6 +141,7 @@ class DomainRuntime:
         """React to a batch of events and commit what the services derive."""
         now = datetime.now(UTC)
         per_tenant: dict[str, list[tuple[dict[str, Any], TermMap]]] = {}
+        messages: dict[str, list[Any]] = {}
         names = LocalNames()
         for event in events:
             assert event.entity is not None
@@ -148,6 +159,8 @@ class DomainRuntime:
                     for write in writes:
                         items.append((self._body(write), terms))
                         self._derived.update(terms.expand(name) for name in write.attributes)
+            for issuer in self._issuers.values():
+                messages.setdefault(event.tenant, []).extend(issuer.take_messages())
             DOMAIN_EVENTS.inc()
         for tenant, items in per_tenant.items():
             if items:
@@ -156,6 +169,9 @@ class DomainRuntime:
                 for error in result.errors:
                     log.warning("derived write refused", entity=error["entityId"],
                                 problem=error["error"].get("detail"))
+        for tenant, issued in messages.items():
+            if issued and self.publish is not None:
+                self.publish(tenant, issued)
 
     @staticmethod
     def _body(write: Write) -> dict[str, Any]:
