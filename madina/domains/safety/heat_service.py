@@ -15,6 +15,7 @@ Warnings follow the same metric with hysteresis and duration (`HeatSettings`): a
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,8 @@ class HeatService:
         humidity = entity_values.number(entity, "relativeHumidity")
         rh = _percent(humidity) if humidity is not None else None
         index = heat_index_c(air, rh) if rh is not None else None
+        if index is not None and not math.isfinite(index):  # absurd readings overflow
+            index = None
         metric = air if self.settings.metric == "temperature" else index
         source = self._stations.get(entity_id)
         if source.state.last_time is not None and at.timestamp() <= source.state.last_time:

@@ -11,13 +11,14 @@ Methods 4-A7, 2006). With n readings it costs n(n−1)/2 slopes, so callers boun
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from statistics import median
 
 
 def theil_sen_slope(points: Iterable[tuple[float, float]]) -> float | None:
     """Median pairwise slope of (time, value) points, value units per time unit; None with
-    fewer than two distinct times."""
+    fewer than two distinct times, or when absurd values overflow it."""
     points = tuple(points)
     slopes = [
         (v2 - v1) / (t2 - t1)
@@ -25,14 +26,16 @@ def theil_sen_slope(points: Iterable[tuple[float, float]]) -> float | None:
         for t2, v2 in points[i + 1:]
         if t2 != t1
     ]
-    return median(slopes) if slopes else None
+    slope = median(slopes) if slopes else None
+    return slope if slope is not None and math.isfinite(slope) else None
 
 
 def time_to_reach(value: float, rate: float | None, target: float) -> float | None:
     """Time until `value`, changing at `rate` per unit time, reaches `target` above it; None
-    when it is not rising (or already there: 0)."""
+    when it is not rising, or too slowly to say (already there: 0)."""
     if value >= target:
         return 0.0
     if rate is None or rate <= 0:
         return None
-    return (target - value) / rate
+    eta = (target - value) / rate
+    return eta if math.isfinite(eta) else None

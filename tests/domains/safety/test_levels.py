@@ -146,3 +146,8 @@ def test_theil_sen_is_exact_on_lines_and_shift_invariant(times, slope, intercept
 ])
 def test_time_to_reach(value, rate, target, eta) -> None:
     assert time_to_reach(value, rate, target) == (pytest.approx(eta) if eta else eta)
+
+
+def test_overflowing_rates_and_times_are_no_answer() -> None:
+    assert theil_sen_slope([(0.0, -1.7e308), (1.0, 1.7e308)]) is None
+    assert time_to_reach(0.0, 5e-324, 1.0) is None
