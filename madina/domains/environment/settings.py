@@ -22,12 +22,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from madina.domains.environment import eaqi, epa_aqi, noise, units, who_guidelines
-from madina.domains.settings_loading import from_mapping, load_toml_table
+from madina.domains.settings_loading import from_mapping
 
 # Attribute names (Smart Data Models' current lower-case terms and the older formula spellings)
 # → pollutant.
@@ -211,16 +210,6 @@ class NoiseSettings:
                 **{source: dict(levels) for source, levels in raw.items()},
             },
         })
-
-
-def load_environment_settings(path: str | Path) -> tuple[AirQualitySettings, NoiseSettings]:
-    """Both settings from a TOML file's `[domains.environment.air_quality]` and
-    `[domains.environment.noise]` tables (an absent table means the defaults)."""
-    return (
-        AirQualitySettings.from_mapping(
-            load_toml_table(path, "domains.environment.air_quality")),
-        NoiseSettings.from_mapping(load_toml_table(path, "domains.environment.noise")),
-    )
 
 
 def _check_bands(metric: str, bands: tuple[epa_aqi.Band, ...]) -> None:

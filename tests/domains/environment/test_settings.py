@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import tomllib
 
 import pytest
 
 from madina.domains.environment import eaqi, epa_aqi
-from madina.domains.environment.settings import (
-    AirQualitySettings,
-    NoiseSettings,
-    load_environment_settings,
-)
+from madina.domains.environment.settings import AirQualitySettings, NoiseSettings
 
 
 def test_defaults_are_the_standards() -> None:
@@ -98,23 +94,22 @@ def test_noise_guidelines_for_a_new_source() -> None:
     assert "roadTraffic" in settings.who_guidelines
 
 
-def test_loading_from_toml(tmp_path: Path) -> None:
-    path = tmp_path / "madina.toml"
-    path.write_text(
+def test_loading_from_toml() -> None:
+    document = tomllib.loads(
         '[domains.environment.air_quality]\n'
         'european_bands = "2021"\n'
         'molar_volume = 24.04\n'
         '[domains.environment.noise]\n'
         'timezone = "Europe/Helsinki"\n'
-        'night_start_hour = 22\n',
-        encoding="utf-8",
+        'night_start_hour = 22\n'
     )
-    air, noise = load_environment_settings(path)
+    tables = document["domains"]["environment"]
+    air = AirQualitySettings.from_mapping(tables["air_quality"])
+    noise = NoiseSettings.from_mapping(tables["noise"])
     assert (air.european_band_name, air.molar_volume) == ("2021", 24.04)
     assert (noise.timezone, noise.night_start_hour) == ("Europe/Helsinki", 22)
 
 
-def test_absent_tables_mean_defaults(tmp_path: Path) -> None:
-    path = tmp_path / "madina.toml"
-    path.write_text("[domains.traffic]\n", encoding="utf-8")
-    assert load_environment_settings(path) == (AirQualitySettings(), NoiseSettings())
+def test_empty_tables_mean_defaults() -> None:
+    assert AirQualitySettings.from_mapping({}) == AirQualitySettings()
+    assert NoiseSettings.from_mapping({}) == NoiseSettings()
