@@ -42,6 +42,7 @@ import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 
+from madina.events.http_sender import Http11Sender, HttpError
 from madina.store.base import Store, StoreUnavailable
 from madina.store.subscriptions import Delivery, Outcome
 
@@ -108,7 +109,25 @@ class Sender(Protocol):
 
 
 class HttpSender:
-    """POSTs to one origin over a pool of its own, no larger than the lane's concurrency."""
+    """POSTs to one http:// origin over kept-alive connections of its own, no more than the
+    lane's concurrency (madina.events.http_sender)."""
+
+    def __init__(self, concurrency: int) -> None:
+        self._http = Http11Sender(concurrency)
+
+    async def send(self, request: Request, timeout: float) -> None:
+        try:
+            await self._http.post(request["uri"], request["headers"], request["body"], timeout)
+        except HttpError as exc:
+            raise SendError(str(exc)) from None
+
+    async def close(self) -> None:
+        await self._http.close()
+
+
+class HttpsSender:
+    """POSTs to one https:// origin through httpx (TLS, certificate checks), over a pool of
+    its own no larger than the lane's concurrency."""
 
     def __init__(self, concurrency: int) -> None:
         self._client = httpx.AsyncClient(
@@ -246,6 +265,8 @@ class Lane:
     open_until: float = 0.0
     last_used: float = field(default_factory=time.monotonic)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    closed: bool = False
+    """Set when the deliverer stops: nothing more is started."""
 
     @property
     def limit(self) -> int:
@@ -259,7 +280,7 @@ class Lane:
         self._spawn()
 
     def _spawn(self) -> None:
-        while self.queue and self.active < self.limit:
+        while self.queue and self.active < self.limit and not self.closed:
             self.active += 1
             task = asyncio.create_task(self._work(), name=f"madina-lane {self.key}")
             self.tasks.add(task)
@@ -267,7 +288,7 @@ class Lane:
 
     async def _work(self) -> None:
         try:
-            while self.queue and self.active <= self.limit:
+            while self.queue and self.active <= self.limit and not self.closed:
                 await self._attempt(self.queue.popleft())
         finally:
             self.active -= 1
@@ -314,6 +335,7 @@ class Deliverer:
 
     LANE_IDLE_S = 300.0
     CLAIM_BATCH = 500
+    STOP_GRACE_S = 2.0
 
     def __init__(self, store: Store, policy: DeliveryPolicy | None = None,
                  on_delivered: Callable[[Delivery], None] | None = None) -> None:
@@ -343,17 +365,24 @@ class Deliverer:
                        asyncio.create_task(self._flush_forever(), name="madina-outcomes")]
 
     async def stop(self) -> None:
-        """Stop sending, write what happened, and give every row still held back at once, so
-        another process (or this one, restarted) takes them without waiting for the lease."""
+        """Stop sending: attempts in flight get `STOP_GRACE_S` to finish, so an endpoint that
+        got a notification is not sent it again by the next process. Then write what
+        happened, and give every row still held back at once, so another process (or this
+        one, restarted) takes them without waiting for the lease."""
         for task in self._tasks:
             task.cancel()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        in_flight = []
         for lane in self.lanes.values():
-            for task in list(lane.tasks):
-                task.cancel()
-        for task in [*self._tasks, *(t for lane in self.lanes.values() for t in lane.tasks)]:
+            lane.closed = True
+            in_flight.extend(lane.tasks)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=self.STOP_GRACE_S)
+        for task in in_flight:
+            task.cancel()
+        for task in [*self._tasks, *in_flight]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
@@ -382,9 +411,12 @@ class Deliverer:
 
     def _sender(self, delivery: Delivery) -> Sender:
         request: Request = delivery.request  # type: ignore[assignment]
-        if urlsplit(request["uri"]).scheme in ("mqtt", "mqtts"):
+        scheme = urlsplit(request["uri"]).scheme
+        if scheme in ("mqtt", "mqtts"):
             client_id = f"madina-notifier-{self.claimer}-{next(self._mqtt_ids)}"
             return MqttSender(request["uri"], request.get("mqtt_version", "mqtt5.0"), client_id)
+        if scheme == "https":
+            return HttpsSender(self.policy.concurrency)
         return HttpSender(self.policy.concurrency)
 
     # -- outcomes ----------------------------------------------------------------------------

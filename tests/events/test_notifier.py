@@ -185,7 +185,8 @@ def test_a_standby_takes_over(settings: Settings, receiver: Receiver) -> None:
             wait_until(lambda: second.app.state.notifier.leading is not None, timeout=15,
                        what="the standby leading")
             create(second, 2)
-            assert receiver.entities(2)[1]["id"] == "urn:ngsi-ld:Sensor:2"
+            wait_until(lambda: any(e["id"] == "urn:ngsi-ld:Sensor:2" for r in receiver.received
+                                   for e in r.body["data"]), what="Sensor:2 notified")
     finally:
         if first is not None:
             first.__exit__(None, None, None)
