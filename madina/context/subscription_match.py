@@ -193,10 +193,13 @@ _EXPANDED: Any = _Expanded()
 
 
 class SubscriptionIndex:
-    """The compiled subscriptions of every tenant, found by the types they can match."""
+    """The compiled subscriptions of every tenant, found by the entity ids they name (when
+    every selector names one) or else by the types they can match: a change meets only the
+    subscriptions that might select its entity, however many a city has."""
 
     def __init__(self, subscriptions: Iterable[Compiled]) -> None:
         self.all: list[Compiled] = list(subscriptions)
+        self._by_id: dict[tuple[str, str], list[Compiled]] = {}
         self._by_type: dict[tuple[str, str], list[Compiled]] = {}
         self._any: dict[str, list[Compiled]] = {}
         for sub in self.all:
@@ -204,19 +207,22 @@ class SubscriptionIndex:
                 continue
             if not sub.selectors:
                 self._any.setdefault(sub.tenant, []).append(sub)
-                continue
-            keys = set().union(*(index_types(s.types) for s in sub.selectors))
-            for type_name in keys:
-                self._by_type.setdefault((sub.tenant, type_name), []).append(sub)
+            elif all(s.ids is not None for s in sub.selectors):
+                for entity_id in {s.ids for s in sub.selectors}:
+                    self._by_id.setdefault((sub.tenant, entity_id), []).append(sub)
+            else:
+                keys = set().union(*(index_types(s.types) for s in sub.selectors))
+                for type_name in keys:
+                    self._by_type.setdefault((sub.tenant, type_name), []).append(sub)
 
     def candidates(self, event: ChangeEvent) -> Iterator[Compiled]:
         """Every subscription that might match the event, each once, in a stable order."""
         seen: set[int] = set()
-        for sub in self._any.get(event.tenant, ()):
-            seen.add(id(sub))
-            yield sub
-        for type_name in event.types:
-            for sub in self._by_type.get((event.tenant, type_name), ()):
+        tenant = event.tenant
+        lists = [self._any.get(tenant, ()), self._by_id.get((tenant, event.entity_id), ()),
+                 *(self._by_type.get((tenant, t), ()) for t in event.types)]
+        for subs in lists:
+            for sub in subs:
                 if id(sub) not in seen:
                     seen.add(id(sub))
                     yield sub

@@ -154,7 +154,11 @@ def test_the_index_finds_subscriptions_by_tenant_and_type() -> None:
         sub("", "watching", watchedAttributes=["temperature"]),
         sub("espoo", "sensors", entities=[{"type": "Sensor"}]),
         sub("", "periodic", entities=[{"type": "Sensor"}], timeInterval=60),
+        sub("", "this-one", entities=[{"type": "Sensor", "id": "urn:ngsi-ld:Sensor:1"}]),
+        sub("", "that-one", entities=[{"type": "Sensor", "id": "urn:ngsi-ld:Sensor:2"}]),
     ])
     event = change(None, SENSOR)
     assert [s.id.rsplit(":", 1)[1] for s, _ in index.matches(event, LATER)] == [
-        "watching", "sensors", "either"]
+        "watching", "this-one", "sensors", "either"]
+    assert [s.id.rsplit(":", 1)[1] for s in index.candidates(change(None, OTHER))] == [
+        "watching", "that-one", "sensors", "either"]
