@@ -21,8 +21,14 @@ def month_start(moment: datetime) -> datetime:
     return datetime(moment.year, moment.month, 1, tzinfo=UTC)
 
 
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+"""Where December 9999 ends: Python has no year 10000 (its partition is bounded by MAXVALUE)."""
+
+
 def add_months(moment: datetime, months: int) -> datetime:
     index = moment.year * 12 + moment.month - 1 + months
+    if index // 12 > 9999:
+        return END_OF_TIME
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
@@ -40,7 +46,9 @@ class MonthlyPartitions:
         """The partition holding `moment`, created if missing (concurrent creators are fine)."""
         start = month_start(moment)
         name = self.partition_name(start)
-        bounds = f"FROM ('{start.isoformat()}') TO ('{add_months(start, 1).isoformat()}')"
+        end = add_months(start, 1)
+        upper = "(MAXVALUE)" if end == END_OF_TIME else f"('{end.isoformat()}')"
+        bounds = f"FROM ('{start.isoformat()}') TO {upper}"
         try:
             with conn.transaction():
                 conn.execute(
