@@ -179,22 +179,34 @@ def period_boundaries(duration: Duration, origin: str, last: str, last_included:
     exclusive end): period i is edges[i] <= time < edges[i + 1]. PT0S is one period."""
     start = parse_canonical(origin)
     stop = parse_canonical(last)
-    if last_included:
-        stop = min(stop + timedelta(microseconds=1), _LATEST)
+    if last_included and stop < _LATEST:
+        stop += timedelta(microseconds=1)
     if duration.zero:
         return [origin, canonical(stop)]
     if (stop - start) / duration.shortest > MAX_PERIODS:
         raise _too_many(duration)
-    edges = [start]
-    while edges[-1] < stop:
-        if len(edges) > MAX_PERIODS:
+    if duration.months == 0:  # an exact step: the edges are a range
+        step = timedelta(microseconds=duration.microseconds)
+        count = -((start - stop) // step) + 1  # up to the first edge at or after stop
+        if count > MAX_PERIODS + 1:
             raise _too_many(duration)
         try:
-            edges.append(duration.times(start, len(edges)))
-        except OverflowError:
-            edges.append(_LATEST)
-            break
-    return [canonical(edge) for edge in edges]
+            edges = [start + step * n for n in range(count)]
+        except OverflowError:  # the last edge lies beyond year 9999
+            edges = [*(start + step * n for n in range(count - 1)), _LATEST]
+    else:
+        edges = [start]
+        while edges[-1] < stop:
+            if len(edges) > MAX_PERIODS:
+                raise _too_many(duration)
+            try:
+                edges.append(duration.times(start, len(edges)))
+            except OverflowError:
+                edges.append(_LATEST)
+                break
+    # All in UTC: formatting the naive time is canonical() without its conversions, which
+    # a year of hourly periods would notice.
+    return [edge.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z" for edge in edges]
 
 
 def _too_many(duration: Duration) -> BadRequestData:

@@ -131,6 +131,17 @@ def render_buckets(
     dataset. `last_edge` replaces the end of the final period (PT0S over a range whose end is
     the newest instance: the period ends there, not a microsecond after)."""
     groups: dict[str, dict[str, Any]] = {}
+    labels: dict[int, str] = {}
+    """Edge index -> its text, each edge formatted once (it ends one period, starts the next)."""
+
+    def label(index: int) -> str:
+        text = labels.get(index)
+        if text is None:
+            edge = last_edge if last_edge is not None and index == len(boundaries) - 1 else (
+                boundaries[index])
+            text = labels[index] = display_datetime(edge)
+        return text
+
     for bucket in buckets:
         group = groups.get(bucket.dataset_id)
         if group is None:
@@ -139,14 +150,10 @@ def render_buckets(
                 group["datasetId"] = bucket.dataset_id
             for method in methods:
                 group[method] = []
-        start = boundaries[bucket.index]
-        end = boundaries[bucket.index + 1]
-        if last_edge is not None and bucket.index + 2 == len(boundaries):
-            end = last_edge
+        start, end = label(bucket.index), label(bucket.index + 1)
+        values = bucket.values
         for method in methods:
-            group[method].append(
-                [bucket.values[method], display_datetime(start), display_datetime(end)]
-            )
+            group[method].append([values[method], start, end])
     objects = list(groups.values())
     return objects[0] if len(objects) == 1 else objects
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from madina.store.base import Transaction
 from madina.store.change_log import canonical
@@ -63,8 +63,9 @@ class Window:
     """Only these instances ("" is the default instance); None: all."""
 
 
-@dataclass(frozen=True)
-class HistoryRow:
+class HistoryRow(NamedTuple):
+    """One instance of a series (a tuple: series are read thousands of rows at a time)."""
+
     series: Series
     row_id: int
     dataset_id: str
@@ -76,8 +77,7 @@ class HistoryRow:
     """Property, Relationship, ...: for a deletion, the kind of the instance it removed."""
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):
     """One period's aggregates of one series and dataset."""
 
     series: Series

@@ -41,11 +41,12 @@ DELETED_KIND = (
 )
 """A deletion row has no instance: the kind is the one of the last instance before it."""
 LATEST_KIND = (
-    "(SELECT l.instance->>'type' FROM attribute_instances l WHERE l.tenant = %s"
-    " AND l.entity_id = s.e AND l.attr = s.a AND NOT l.deleted ORDER BY l.observed_at DESC"
-    " LIMIT 1)"
+    "LEFT JOIN LATERAL (SELECT l.instance->>'type' AS kind FROM attribute_instances l"
+    " WHERE l.tenant = %s AND l.entity_id = s.e AND l.attr = s.a AND NOT l.deleted"
+    " ORDER BY l.observed_at DESC LIMIT 1) k ON true"
 )
-"""A series' kind, from its newest instance (aggregates read no instance's JSON)."""
+"""A series' kind, from its newest instance, once per series (aggregates read no instance's
+JSON)."""
 CONTENT = "coalesce(" + ", ".join(f"h.instance->'{m}'" for m in CONTENT_MEMBERS) + ")"
 """What distinctCount tells apart (jsonb equality: numbers by value)."""
 AGGREGATES = {
@@ -94,7 +95,7 @@ class PostgresHistory:
         self.store = store
 
     def _rows(self, sql: str, params: list[Any] | tuple) -> list[tuple]:
-        return self.store._read(sql, params, planned=True)
+        return self.store._read(sql, params, planned=False)
 
     # -- reads -----------------------------------------------------------------------------
     def attributes(self, tenant: str, entity_id: str) -> list[str]:
@@ -182,12 +183,12 @@ class PostgresHistory:
         columns = ", ".join(AGGREGATES[m] for m in methods)
         order = "DESC" if newest_first else "ASC"
         rows = self._rows(
-            f"SELECT s.e, s.a, {LATEST_KIND}, x.* FROM {UNNEST} CROSS JOIN LATERAL"
-            f" (SELECT width_bucket({at}, %s::timestamptz[]) AS k, h.dataset_id, {columns}"
-            f" FROM attribute_instances h WHERE {SERIES} AND {deleted}"
+            f"SELECT s.e, s.a, k.kind, x.* FROM {UNNEST} {LATEST_KIND} CROSS JOIN LATERAL"
+            f" (SELECT width_bucket({at}, %s::timestamptz[]) AS period, h.dataset_id,"
+            f" {columns} FROM attribute_instances h WHERE {SERIES} AND {deleted}"
             f" AND {at} >= %s AND {at} < %s{where}"
             f" GROUP BY 1, 2 ORDER BY 1 {order}, 2 LIMIT %s) x",
-            [tenant, *_arrays(series), edges, tenant, edges[0], edges[-1], *params, limit],
+            [*_arrays(series), tenant, edges, tenant, edges[0], edges[-1], *params, limit],
         )
         for entity_id, attr, kind, k, dataset_id, *values in rows:
             key = (entity_id, attr)

@@ -54,8 +54,13 @@ def _time(window: Window) -> tuple[str, str]:
     return "h.observed_at", "h.deleted = 0"
 
 
-def _filters(window: Window, at: str) -> tuple[str, list[Any]]:
+def _filters(window: Window, at: str, indexed: bool = True) -> tuple[str, list[Any]]:
+    """The window's conditions; not `indexed`: the time conditions must not pick the index
+    range (aggregation seeks per period, and SQLite would otherwise scan the whole window
+    for every period)."""
     clauses, params = [], []
+    if not indexed:
+        at = f"+{at}"
     if window.start is not None:
         clauses.append(f"{at} >= ?")
         params.append(window.start)
@@ -188,7 +193,7 @@ class SQLiteHistory:
         newest_first: bool,
     ) -> dict[Series, list[Bucket]]:
         at, deleted = _time(window)
-        where, params = _filters(window, at)
+        where, params = _filters(window, at, indexed=False)
         columns, shifts = _aggregates(methods)
         order = "DESC" if newest_first else "ASC"
         sql = (

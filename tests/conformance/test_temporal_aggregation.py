@@ -211,3 +211,14 @@ def test_each_dataset_is_aggregated_apart(client) -> None:
     answer = aggregated(client, "urn:ngsi-ld:Sensor:datasets", "avg", "PT1H")
     by_dataset = {item.get("datasetId"): item["avg"][0][0] for item in answer["reading"]}
     assert by_dataset == {None: 2.0, "urn:ngsi-ld:Dataset:b": 100.0}
+
+
+def test_periods_at_the_end_of_the_calendar(client) -> None:
+    """The last period's edge cannot pass 9999-12-31T23:59:59.999999Z: it stops there."""
+    post_history(client, "urn:ngsi-ld:Sensor:far", [
+        (1, datetime(9999, 12, 31, 22, tzinfo=UTC)), (2, datetime(9999, 12, 31, 23, tzinfo=UTC))])
+    for period in ("P1D", "P1M", "P1Y", "PT0S", "PT0.5S"):
+        answer = aggregated(client, "urn:ngsi-ld:Sensor:far", "sum", period)
+        triples = answer["reading"]["sum"]
+        assert sum(t[0] for t in triples) == 3.0, period
+        assert triples[-1][2] <= "9999-12-31T23:59:59.999999Z", period
