@@ -151,9 +151,8 @@ def render_buckets(
             for method in methods:
                 group[method] = []
         start, end = label(bucket.index), label(bucket.index + 1)
-        values = bucket.values
-        for method in methods:
-            group[method].append([values[method], start, end])
+        for method, value in zip(methods, bucket.values, strict=True):
+            group[method].append([value, start, end])
     objects = list(groups.values())
     return objects[0] if len(objects) == 1 else objects
 

@@ -84,8 +84,9 @@ class Bucket(NamedTuple):
     dataset_id: str
     index: int
     """The period: boundaries[index] <= time < boundaries[index + 1]."""
-    values: dict[str, Any]
-    """Aggregation method -> value (None where the method does not apply)."""
+    values: tuple[Any, ...]
+    """One value per aggregation method asked for, in that order (None where the method does
+    not apply)."""
     kind: str
 
 

@@ -190,12 +190,9 @@ class PostgresHistory:
             f" GROUP BY 1, 2 ORDER BY 1 {order}, 2 LIMIT %s) x",
             [*_arrays(series), tenant, edges, tenant, edges[0], edges[-1], *params, limit],
         )
-        for entity_id, attr, kind, k, dataset_id, *values in rows:
-            key = (entity_id, attr)
-            out[key].append(
-                Bucket(key, dataset_id, k - 1, dict(zip(methods, values, strict=True)),
-                       kind or "Property")
-            )
+        for row in rows:
+            key = (row[0], row[1])
+            out[key].append(Bucket(key, row[4], row[3] - 1, row[5:], row[2] or "Property"))
         return out
 
     def instance(self, tenant: str, series: Series, row_id: int) -> HistoryRow | None:

@@ -212,8 +212,7 @@ class SQLiteHistory:
                 sql, [*[shift] * shifts, edges, tenant, *key, *params, limit]
             )
             out[key] = [
-                Bucket(key, dataset_id, index, dict(zip(methods, values, strict=True)), kind)
-                for index, dataset_id, *values in rows
+                Bucket(key, row[1], row[0], row[2:], kind) for row in rows
             ]
         return out
 
