@@ -34,6 +34,7 @@ from madina.api import (
     openapi,
     subscriptions,
     temporal,
+    web,
 )
 from madina.api.live import routes as live_routes
 from madina.api.live_stream import LiveHub
@@ -245,6 +246,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                          *open311.routes]),
             Mount("/iot", routes=iot.routes),
             Mount("/alerts", routes=alerts.routes),
+            *web.routes,
         ],
         exception_handlers={
             NgsiError: ngsi_error,

@@ -149,6 +149,18 @@ class Settings(BaseSettings):
     """How long a group commit waits for more messages when fewer than the maximum came."""
     iot_max_payload_bytes: int = 64 * 1024
     """Device messages larger than this are refused before parsing."""
+    web_basemap: str | None = None
+    """Directory of GeoJSON layers (`*.geojson`, `*.geojson.gz`) the dashboards draw as the
+    city's basemap; unset: the demo city's (madina/sim/data)."""
+    web_tile_url: str = ""
+    """Raster tiles under the basemap, an XYZ URL template such as
+    https://tiles.example.org/{z}/{x}/{y}.png (its origin joins the pages' CSP); empty: the
+    basemap alone, which works offline."""
+    web_tile_attribution: str = ""
+    """Attribution the tile provider requires, shown on the map."""
+    web_open311_api_key: str = ""
+    """The Open311 api_key the citizen portal submits reports with (`madina open311 key add
+    "Citizen portal"`); empty: citizens sign in to report."""
 
     @field_validator("rate_limit_per_ip", "rate_limit_per_client")
     @classmethod

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from madina import __version__
-from madina.api import alerts, audit
+from madina.api import alerts, audit, web
 from madina.api.openapi import admin, components, iot, open311, paths, subscriptions, temporal
 from madina.auth.rules import OPEN, allow
 
@@ -28,6 +28,7 @@ def document() -> dict:
     routes = {**paths.APP, **paths.AUTH, **admin.ADMIN, **audit.OPENAPI, **open311.OPEN311,
               **alerts.OPENAPI}
     routes.update(iot.OPENAPI)
+    routes.update(web.OPENAPI)
     ngsi_ld = {**paths.NGSI_LD, **paths.JSONLD_CONTEXTS, **subscriptions.PATHS,
                **temporal.PATHS}
     for path, operations in ngsi_ld.items():
