@@ -31,7 +31,7 @@ from madina.context.entity_model import (
     display_datetime,
     is_uri,
 )
-from madina.context.entity_parse import parse_attribute, parse_types
+from madina.context.entity_parse import is_null, parse_attribute, parse_types
 from madina.context.errors import BadRequestData, ResourceNotFound
 from madina.context.query import check_uri
 from madina.context.temporal_query import TemporalQuery, period_boundaries
@@ -331,6 +331,8 @@ class Temporal:
             raise BadRequestData("the request body must be an attribute instance object")
         now = now_iso()
         (fragment,) = parse_attribute(attr, body, terms, now, partial=True)
+        if any(is_null(fragment[member]) for member in CONTENT_MEMBERS if member in fragment):
+            raise BadRequestData("urn:ngsi-ld:null is no instance content; DELETE the instance")
         if fragment.get("datasetId", row.dataset_id or None) != (row.dataset_id or None):
             raise BadRequestData("an instance's datasetId cannot change")
         new = dict(row.instance)

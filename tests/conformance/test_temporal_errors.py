@@ -177,7 +177,8 @@ def test_years_before_1000_sort_before_later_ones(client) -> None:
 def test_instance_edits_check_their_input(car) -> None:
     (instance,) = car.get(f"{BASE}/temporal/entities/{CAR}").json()["speed"]
     url = f"{BASE}/temporal/entities/{CAR}/attrs/speed/{instance['instanceId']}"
-    for body in ([1], {"value": None}, {"observedAt": "noon"}, {"type": "Unknown"}):
+    for body in ([1], {"value": None}, {"observedAt": "noon"}, {"type": "Unknown"},
+                 {"value": "urn:ngsi-ld:null"}):
         assert_problem(car.patch(url, json=body), 400, "BadRequestData", "InvalidRequest")
     bad_id = f"{BASE}/temporal/entities/{CAR}/attrs/speed/not%20a%20uri"
     assert_problem(car.patch(bad_id, json={"value": 2}), 400, "BadRequestData")
