@@ -29,6 +29,7 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "wrk missing: installing the Debian package"; \
 		apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.suite
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
