@@ -45,6 +45,9 @@ MAX_DATA = 100
 PERIODIC_PAGE = 1000
 PERIODIC_MAX = 10_000
 """Entities a periodic notification round reads at most per subscription."""
+MAX_TIMEOUT_S = 30.0
+"""The longest attempt an endpoint's `timeout` may ask for: a row must be sent well within the
+lease that keeps other processes off it."""
 RECOMPILE_FAILED_S = 60.0
 """A subscription whose @context could not be resolved is tried again this often."""
 
@@ -66,6 +69,8 @@ class SubscriptionMatcher:
         """Monotonic time of each subscription's last notification (throttling)."""
         self._periodic: dict[Key, float] = {}
         """Monotonic time each periodic subscription is next due."""
+        self._templates: dict[Key, tuple[Compiled, Request, str, Any]] = {}
+        """What each subscription's notifications share, built at its first notification."""
 
     # -- subscriptions -----------------------------------------------------------------------
     async def refresh(self) -> None:
@@ -97,6 +102,7 @@ class SubscriptionMatcher:
         self.index = SubscriptionIndex(sub for _, sub in compiled.values())
         now = time.monotonic()
         self._last_sent = {k: v for k, v in self._last_sent.items() if k in compiled}
+        self._templates = {k: v for k, v in self._templates.items() if k in compiled}
         self._periodic = {
             key: self._periodic.get(key, now + sub.periodic)
             for key, (_, sub) in compiled.items() if sub.periodic is not None
@@ -196,34 +202,47 @@ class SubscriptionMatcher:
         ]
 
     def delivery(self, sub: Compiled, data: list[dict[str, Any]], now: str) -> NewDelivery:
-        """The request notifying `data` (clause 6.3.x HTTP binding; MQTT binding: the same
-        headers as the message's `metadata`)."""
+        """The request notifying `data`: the subscription's request template with this
+        notification as its body."""
+        key = (sub.tenant, sub.id)
+        template = self._templates.get(key)
+        if template is None or template[0] is not sub:
+            template = self._templates[key] = (sub, *self._template(sub))
+        _, request, lane, context = template
         params = sub.doc["notification"]
-        endpoint = params["endpoint"]
-        accept = endpoint["accept"]
         payload: Any = data
-        if accept == "application/geo+json":
+        if request["headers"]["Content-Type"] == "application/geo+json":
             payload = features(data, "location", params["format"])
         body = notification(sub.id, payload, now)
+        if context is not None:
+            body["@context"] = context
+        return NewDelivery(sub.tenant, sub.id, lane, {**request, "body": body})
+
+    def _template(self, sub: Compiled) -> tuple[Request, str, Any]:
+        """What every notification of `sub` shares (HTTP binding clause 6.3, MQTT binding:
+        the same headers as the message's `metadata`): the request without its body, its lane,
+        and the @context to put in the body (application/ld+json) or None."""
+        endpoint = sub.doc["notification"]["endpoint"]
+        accept = endpoint["accept"]
         context = sub.doc.get("_context") or CORE_CONTEXT_URL
         headers = {"Content-Type": accept}
-        if accept == "application/ld+json":
-            body["@context"] = context
-        elif isinstance(context, str):
+        if accept != "application/ld+json" and isinstance(context, str):
             headers["Link"] = f"<{context}>; {LINK_REL}"
         if sub.tenant:
             headers["NGSILD-Tenant"] = sub.tenant
         for pair in endpoint.get("receiverInfo", ()):
             headers[pair["key"]] = pair["value"]
-        request: Request = {"uri": endpoint["uri"], "headers": headers, "body": body,
-                            "timeout": endpoint.get("timeout", self.timeout * 1000) / 1000}
+        timeout = endpoint.get("timeout") or self.timeout * 1000
+        request: Request = {"uri": endpoint["uri"], "headers": headers,
+                            "timeout": min(timeout / 1000, MAX_TIMEOUT_S)}
         if endpoint.get("cooldown"):
             request["cooldown"] = endpoint["cooldown"] / 1000
         if urlsplit(endpoint["uri"]).scheme in MQTT_SCHEMES:
             info = {pair["key"]: pair["value"] for pair in endpoint.get("notifierInfo", ())}
             request["qos"] = int(info.get(MQTT_QOS, "0"))
             request["mqtt_version"] = info.get(MQTT_VERSION, "mqtt5.0")
-        return NewDelivery(sub.tenant, sub.id, lane_key(request), dict(request))
+        in_body = context if accept == "application/ld+json" else None
+        return request, lane_key(request), in_body
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         if self.store.runs_on_loop:

@@ -94,10 +94,6 @@ def backoff(attempts: int, base: float, cap: float, floor: float = 0.0) -> float
     return max(floor, delay / 2 + random.uniform(0, delay / 2))
 
 
-def canonical_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class SendError(Exception):
     """The endpoint did not take the notification (the reason, for the log)."""
 
@@ -322,12 +318,34 @@ class Lane:
 
 @dataclass
 class _Tally:
+    """One subscription's outcomes since the last flush; times are Unix seconds."""
+
     sent: int = 0
     failed: int = 0
-    last_notification: str | None = None
-    last_success: str | None = None
-    last_failure: str | None = None
+    last_notification: float | None = None
+    last_success: float | None = None
+    last_failure: float | None = None
     status: str | None = None
+
+    def add(self, older: _Tally) -> None:
+        """Take in the outcomes of an earlier tally that could not be written."""
+        self.sent += older.sent
+        self.failed += older.failed
+        for name in ("last_notification", "last_success", "last_failure"):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(older, name))
+        self.status = self.status or older.status
+
+    def outcome(self, tenant: str, subscription_id: str) -> Outcome:
+        return Outcome(tenant, subscription_id, self.sent, self.failed,
+                       _canonical(self.last_notification), _canonical(self.last_success),
+                       _canonical(self.last_failure), self.status)
+
+
+def _canonical(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Deliverer:
@@ -424,7 +442,7 @@ class Deliverer:
         delivery = claimed.delivery
         self.holding.discard(delivery.seq)
         self._done.append(delivery.seq)
-        now = canonical_now()
+        now = time.time()
         tally = self._tally(delivery)
         tally.sent += 1
         tally.last_notification = tally.last_success = now
@@ -437,7 +455,7 @@ class Deliverer:
         delivery = claimed.delivery
         self.holding.discard(delivery.seq)
         attempts = delivery.attempts + 1
-        now = canonical_now()
+        now = time.time()
         tally = self._tally(delivery)
         tally.failed += 1
         tally.last_failure = now
@@ -480,10 +498,12 @@ class Deliverer:
         self._dirty.set()
 
     def _tally(self, delivery: Delivery) -> _Tally:
-        key = (delivery.tenant, delivery.subscription_id)
-        tally = self._tallies.get(key)
+        return self._tally_of(delivery.tenant, delivery.subscription_id)
+
+    def _tally_of(self, tenant: str, subscription_id: str) -> _Tally:
+        tally = self._tallies.get((tenant, subscription_id))
         if tally is None:
-            tally = self._tallies[key] = _Tally()
+            tally = self._tallies[(tenant, subscription_id)] = _Tally()
         return tally
 
     async def flush(self) -> None:
@@ -506,15 +526,12 @@ class Deliverer:
                 given_back = []
             if tallies:
                 await self._call(subscriptions.record, [
-                    Outcome(tenant, sid, t.sent, t.failed, t.last_notification, t.last_success,
-                            t.last_failure, t.status)
-                    for (tenant, sid), t in tallies.items()
-                ])
+                    tally.outcome(tenant, sid) for (tenant, sid), tally in tallies.items()])
                 tallies = {}
         finally:
             self._done[:0], self._retries[:0], self._given_back[:0] = done, retries, given_back
             for key, tally in tallies.items():
-                self._tallies.setdefault(key, tally)
+                self._tally_of(*key).add(tally)
 
     # -- background --------------------------------------------------------------------------
     async def _flush_forever(self) -> None:

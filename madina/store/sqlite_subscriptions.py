@@ -21,5 +21,12 @@ class SQLiteSubscriptions(SubscriptionSQL):
     _atomic = SQLiteIdentities._atomic
 
     def _insert_deliveries(self, run: Executor, rows: list[tuple]) -> list[int]:
-        statement = INSERT_DELIVERY + " RETURNING seq"
-        return [run(statement, (*row[:3], to_json(row[3]), *row[4:]))[0][0] for row in rows]
+        """One statement for all rows; inside the writer's transaction nobody else inserts,
+        so AUTOINCREMENT gave them consecutive numbers ending at the last one."""
+        conn = self.store.conn
+        conn.executemany(INSERT_DELIVERY, [(*row[:3], to_json(row[3]), *row[4:]) for row in rows])
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return list(range(last - len(rows) + 1, last + 1))
+
+    def _each(self, run: Executor, sql: str, rows: list[tuple]) -> None:
+        self.store.conn.executemany(sql, rows)
