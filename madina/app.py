@@ -31,6 +31,9 @@ from madina.api import (
     ngsild,
     open311,
     open311_admin,
+    open311_citizens,
+    open311_people,
+    open311_setup,
     openapi,
     subscriptions,
     temporal,
@@ -211,6 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         iot_gateway = app.state.iot = gateway(settings, store, app.state.broker, contexts,
                                               runner(store, app.state.store_limiter))
         await iot_gateway.start()
+        stop_open311 = await open311_setup.start(app, settings, store)
         domains = app.state.domains = DomainRuntime(
             app.state.broker,
             changes,
@@ -225,6 +229,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await domains.stop()
+            await stop_open311()
             await iot_gateway.stop()
             await app.state.notifier.stop()
             await changes.stop()
@@ -242,8 +247,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/ngsi-ld/v1", routes=[*ngsild.routes, *jsonld_contexts.routes,
                                          *subscriptions.routes, *temporal.routes]),
             Mount("/auth", routes=[*auth.routes, *admin.routes, *audit.routes]),
-            Mount("/open311/v2", routes=[Mount("/admin", routes=open311_admin.routes),
-                                         *open311.routes]),
+            Mount("/open311/v2", routes=[
+                Mount("/admin", routes=[*open311_admin.routes, *open311_people.routes]),
+                *open311.routes, *open311_citizens.routes]),
             Mount("/iot", routes=iot.routes),
             Mount("/alerts", routes=alerts.routes),
             *web.routes,

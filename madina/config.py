@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from madina.api.rate_limits import parse_limit, parse_networks
 from madina.auth.oidc import parse_role_map
+from madina.services.open311.mail import SmtpServer, smtp_server
 from madina.store.base import Store
 from madina.store.engines import store_for
 from madina.store.history import Retention
@@ -149,6 +150,30 @@ class Settings(BaseSettings):
     """How long a group commit waits for more messages when fewer than the maximum came."""
     iot_max_payload_bytes: int = 64 * 1024
     """Device messages larger than this are refused before parsing."""
+    public_url: str | None = None
+    """Where citizens reach this Madina (https://city.example): links in e-mails, photos'
+    media_url; unset: the address each call came to."""
+    smtp_url: str | None = None
+    """The SMTP server citizens' e-mails go through: smtp://user:password@host:587
+    (STARTTLS) or smtps://…:465; or give its parts in smtp_host, smtp_port, smtp_user,
+    smtp_password. Unset: e-mails wait in the outbox."""
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    """The sender address of citizens' e-mails (required with an SMTP server)."""
+    smtp_starttls: bool = True
+    """Upgrade smtp:// connections with STARTTLS (false only for a server on loopback)."""
+    open311_media_dir: str | None = None
+    """Where photos uploaded with service requests are kept; unset: `<database>-media` next
+    to the SQLite file, `madina-media` in the working directory with PostgreSQL (share it
+    between hosts)."""
+    open311_media_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    """Photos larger than this are refused."""
+    open311_duplicate_radius_m: float = Field(250.0, gt=0, le=5000)
+    """GET requests with lat/long: the radius searched when none is given (FixMyStreet's
+    duplicate suggestions use 250 m)."""
     web_basemap: str | None = None
     """Directory of GeoJSON layers (`*.geojson`, `*.geojson.gz`) the dashboards draw as the
     city's basemap; unset: the demo city's (madina/sim/data)."""
@@ -198,6 +223,17 @@ class Settings(BaseSettings):
         if self.oidc_issuer == self.token_issuer:
             raise ValueError("MADINA_OIDC_ISSUER must differ from MADINA_TOKEN_ISSUER")
         return self
+
+    @model_validator(mode="after")
+    def _smtp_usable(self) -> Settings:
+        _ = self.smtp_server  # raises MailConfigError (a ValueError) naming the problem
+        return self
+
+    @property
+    def smtp_server(self) -> SmtpServer | None:
+        """The SMTP server citizens' e-mails go through, None when none is set."""
+        return smtp_server(self.smtp_url, self.smtp_host, self.smtp_port, self.smtp_user,
+                           self.smtp_password, self.smtp_from, self.smtp_starttls)
 
     @property
     def store_database(self) -> str:

@@ -1,5 +1,6 @@
 """Open311 GeoReport v2 at /open311/v2: discovery, services, service definitions, requests
-(POST and GET), one request, tokens; each in `.json` and `.xml`.
+(POST, with an optional photo, and GET, also near a point), one request, tokens; each in `.json`
+and `.xml`. The extensions citizens use after submitting are in madina.api.open311_citizens.
 
 The answers and errors are the spec's own: XML or JSON by the path's extension, errors a list of
 `{code, description}` with the HTTP status as the code (404 not found, 403 bad api_key, 400
@@ -11,6 +12,9 @@ Reads are public data (PUBLIC_READ, as for entities). Submitting needs an Open31
 credential. The key travels in the form, as the spec has it, so the route admits anyone (OPEN)
 and the endpoint itself refuses a missing or bad key with the spec's 403 and checks that a
 credential belongs to the city's tenant. No answer here carries a reporter's contact details.
+
+Submissions are stored by the worker's intake (madina.services.open311.intake), which writes
+those arriving together in one transaction with their entities.
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from madina.api import http
 from madina.auth.principal import ANONYMOUS, Principal, Role, Via
 from madina.auth.rules import OPEN, PUBLIC_READ, Grant, allow
 from madina.context.errors import NgsiError
+from madina.services.open311 import media, workflow
 from madina.services.open311.catalogue import Catalogue, Service
 from madina.services.open311.entity import attribute_values, public_time
 from madina.services.open311.errors import Open311Error, bad_request, forbidden, not_found
 from madina.services.open311.formats import FORMATS, render
+from madina.services.open311.intake import Pending
 from madina.services.open311.query import extensions_flag, request_query
 from madina.services.open311.service import Open311Service, Submitter
 from madina.services.open311.submission import read_form
@@ -47,6 +53,8 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 MAX_FIELDS = 200
+MULTIPART_OVERHEAD = 1024 * 1024
+"""Room for the text fields and part headers next to a photo of the largest accepted size."""
 SUBMITTING_ROLES = (Role.CITIZEN, Role.DEPARTMENT, Role.OPERATOR)
 Payload = tuple[str, Any, int]
 """(XML root element, structure, HTTP status)."""
@@ -63,13 +71,19 @@ def params_of(request: Request) -> dict[str, str]:
             for name in request.query_params}
 
 
-async def _tenant(request: Request, jurisdiction_id: str | None) -> str:
+def public_base(request: Request) -> str:
+    """Where citizens reach this Madina: MADINA_PUBLIC_URL, else the address of this call."""
+    return request.app.state.settings.public_url or str(request.base_url)
+
+
+async def tenant_of_call(request: Request, jurisdiction_id: str | None) -> str:
     return await http.call(request, service_of(request).tenant_for, jurisdiction_id,
                            http.tenant_of(request))
 
 
-async def _catalogue(request: Request, jurisdiction_id: str | None) -> tuple[str, Catalogue]:
-    tenant = await _tenant(request, jurisdiction_id)
+async def catalogue_of_call(request: Request,
+                            jurisdiction_id: str | None) -> tuple[str, Catalogue]:
+    tenant = await tenant_of_call(request, jurisdiction_id)
     catalogue, _ = await http.call(request, service_of(request).configured, tenant)
     return tenant, catalogue
 
@@ -107,7 +121,8 @@ def _format_endpoint(handler: Handler, fmt: str, grant: Grant) -> Callable:
     return endpoint
 
 
-def _routes(path: str, handler: Handler, method: str, grant: Grant) -> list[Route]:
+def georeport_routes(path: str, handler: Handler, method: str, grant: Grant) -> list[Route]:
+    """`handler` at `path`.json and `path`.xml."""
     return [Route(f"{path}.{fmt}", _format_endpoint(handler, fmt, grant), methods=[method])
             for fmt in FORMATS]
 
@@ -133,8 +148,13 @@ def request_json(record: RequestRecord, service: Service | None = None,
     if history is not None:
         out["extended_attributes"] = {
             "attributes": attribute_values(record.attributes, service),
+            "state": record.state, "reason": record.reason,
+            "duplicate_of": record.duplicate_of,
+            "reported_by": record.reported_by or "anonymous",
         }
-        out["notes"] = [{"datetime": public_time(change.at), "status": change.status,
+        out["notes"] = [{"datetime": public_time(change.at),
+                         "status": workflow.georeport_status(change.state),
+                         "state": change.state, "reason": change.reason,
                          "description": change.note} for change in history]
     return out
 
@@ -151,7 +171,7 @@ def _service_json(catalogue: Catalogue, service: Service) -> dict[str, Any]:
 
 # -- handlers ----------------------------------------------------------------------------------
 async def discovery(request: Request, fmt: str) -> Payload:
-    _, catalogue = await _catalogue(request, request.query_params.get("jurisdiction_id"))
+    _, catalogue = await catalogue_of_call(request, request.query_params.get("jurisdiction_id"))
     jurisdiction = catalogue.jurisdiction
     assert jurisdiction is not None  # configured() said so
     changeset = public_time(catalogue.changed_at)
@@ -165,12 +185,12 @@ async def discovery(request: Request, fmt: str) -> Payload:
 
 
 async def services(request: Request, fmt: str) -> Payload:
-    _, catalogue = await _catalogue(request, request.query_params.get("jurisdiction_id"))
+    _, catalogue = await catalogue_of_call(request, request.query_params.get("jurisdiction_id"))
     return "services", [_service_json(catalogue, s) for s in catalogue.services], 200
 
 
 async def service_definition(request: Request, fmt: str) -> Payload:
-    _, catalogue = await _catalogue(request, request.query_params.get("jurisdiction_id"))
+    _, catalogue = await catalogue_of_call(request, request.query_params.get("jurisdiction_id"))
     code = request.path_params["service_code"]
     service = catalogue.service(code)
     if service is None:
@@ -181,8 +201,9 @@ async def service_definition(request: Request, fmt: str) -> Payload:
 
 async def list_requests(request: Request, fmt: str) -> Payload:
     params = params_of(request)
-    tenant, catalogue = await _catalogue(request, params.get("jurisdiction_id"))
-    query = request_query(params)
+    tenant, catalogue = await catalogue_of_call(request, params.get("jurisdiction_id"))
+    query = request_query(params,
+                          default_radius=request.app.state.settings.open311_duplicate_radius_m)
     open311 = service_of(request)
     records = await http.call(request, open311.requests, tenant, query)
     return "service_requests", await _rendered(request, tenant, catalogue, records,
@@ -200,7 +221,8 @@ async def _rendered(request: Request, tenant: str, catalogue: Catalogue,
 
 
 async def one_request(request: Request, fmt: str) -> Payload:
-    tenant, catalogue = await _catalogue(request, request.query_params.get("jurisdiction_id"))
+    jurisdiction_id = request.query_params.get("jurisdiction_id")
+    tenant, catalogue = await catalogue_of_call(request, jurisdiction_id)
     extensions = extensions_flag(request.query_params.get("extensions"))
     record = await http.call(request, service_of(request).request, tenant,
                              request.path_params["service_request_id"])
@@ -209,7 +231,7 @@ async def one_request(request: Request, fmt: str) -> Payload:
 
 
 async def token(request: Request, fmt: str) -> Payload:
-    tenant = await _tenant(request, request.query_params.get("jurisdiction_id"))
+    tenant = await tenant_of_call(request, request.query_params.get("jurisdiction_id"))
     value = request.path_params["token"]
     request_id = await http.call(request, service_of(request).request_id_of_token, tenant,
                                  value)
@@ -217,15 +239,28 @@ async def token(request: Request, fmt: str) -> Payload:
 
 
 async def submit(request: Request, fmt: str) -> Payload:
-    fields = await _form(request)
+    state = request.app.state
+    fields, upload = await form_of(request, with_media=True)
     first = dict(reversed(fields))
-    tenant = await _tenant(request, first.get("jurisdiction_id") or None)
-    submitter = await _submitter(request, tenant, first.get("api_key") or None)
-    submission = read_form(fields)
+    tenant = await tenant_of_call(request, first.get("jurisdiction_id") or None)
+    submitter = await submitter_of(request, tenant, first.get("api_key") or None)
+    submission = read_form(fields, with_media=upload is not None)
+    photo = media.clean(upload, state.settings.open311_media_max_bytes) \
+        if upload is not None else None
     open311 = service_of(request)
-    terms = request.app.state.contexts.core()
-    record, service = await http.call(request, open311.submit, tenant, submission, submitter,
-                                      terms)
+    base = public_base(request)
+    media_url = f"{base.rstrip('/')}/open311/v2/media/{photo.name}" if photo else None
+    new, service = await http.call(request, open311.accept, tenant, submission, submitter,
+                                   media_url)
+    links = await http.call(request, open311.links, tenant, base)
+    created = state.open311_media.put(photo) if photo else False
+    try:
+        record = await state.open311_intake.submit(
+            Pending(new, service, links, state.contexts.core()))
+    except BaseException:
+        if photo is not None and created:
+            state.open311_media.remove(photo.name)
+        raise
     answer: dict[str, Any] = {}
     if service.type == "realtime":
         answer["service_request_id"] = record.id
@@ -236,19 +271,25 @@ async def submit(request: Request, fmt: str) -> Payload:
     return "service_requests", [answer], 201
 
 
-async def _form(request: Request) -> list[tuple[str, str]]:
-    """The POST's fields as text; form-encoded or multipart (file parts are refused: photo
-    upload is not offered yet, `media_url` links a picture)."""
+async def form_of(request: Request, with_media: bool = False
+                  ) -> tuple[list[tuple[str, str]], bytes | None]:
+    """The POST's text fields, form-encoded or multipart, and with `with_media` the bytes of
+    its `media` file part (one photo); any other file part is refused."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in (FORM, MULTIPART):
         raise bad_request(f"a service request is posted as {FORM} or {MULTIPART}, not "
                           f"{content_type or 'without a Content-Type'}")
-    limit = request.app.state.settings.max_body_bytes
+    settings = request.app.state.settings
+    limit = settings.max_body_bytes
+    if with_media and content_type == MULTIPART:
+        limit = max(limit, settings.open311_media_max_bytes + MULTIPART_OVERHEAD)
     body, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise bad_request(f"the request body exceeds {limit} bytes")
+            raise bad_request(f"the request body exceeds {limit} bytes"
+                              + (f" (media may be at most {settings.open311_media_max_bytes} "
+                                 "bytes)" if with_media else ""))
         body.append(chunk)
     request._body = b"".join(body)
     if content_type == FORM:
@@ -257,20 +298,27 @@ async def _form(request: Request) -> list[tuple[str, str]]:
                                errors="strict", max_num_fields=MAX_FIELDS)
         except (UnicodeDecodeError, ValueError) as exc:
             raise bad_request(f"the form cannot be read: {exc}") from None
-        return fields
+        return fields, None
     try:
-        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+        form = await request.form(max_files=1 if with_media else 0, max_fields=MAX_FIELDS)
     except (MultiPartException, HTTPException) as exc:  # Starlette wraps the parser's error
         reason = exc.message if isinstance(exc, MultiPartException) else exc.detail
-        raise bad_request(f"the multipart form cannot be read: {reason} (files are not "
-                          "accepted: give media_url)") from None
-    items = list(form.multi_items())
-    if any(isinstance(value, UploadFile) for _, value in items):
-        raise bad_request("files are not accepted: give media_url")
-    return [(name, str(value)) for name, value in items]
+        raise bad_request(f"the multipart form cannot be read: {reason}"
+                          + (" (one file at most: media)" if with_media else
+                             " (files are not accepted here)")) from None
+    texts, upload = [], None
+    for name, value in form.multi_items():
+        if not isinstance(value, UploadFile):
+            texts.append((name, str(value)))
+        elif not with_media or name != "media":
+            raise bad_request(f"the file part {name!r} is not accepted"
+                              + (": a photo goes in media" if with_media else ""))
+        else:
+            upload = await value.read()
+    return texts, upload
 
 
-async def _submitter(request: Request, tenant: str, api_key: str | None) -> Submitter:
+async def submitter_of(request: Request, tenant: str, api_key: str | None) -> Submitter:
     """Who submits: an app's api_key of this tenant, or a credential of this tenant that may
     report (citizens and staff; not devices). Anything else is the spec's 403."""
     principal: Principal = getattr(request.state, "principal", ANONYMOUS)
@@ -295,11 +343,11 @@ async def _submitter(request: Request, tenant: str, api_key: str | None) -> Subm
 
 
 routes = [
-    *_routes("/discovery", discovery, "GET", PUBLIC_READ),
-    *_routes("/services", services, "GET", PUBLIC_READ),
-    *_routes("/services/{service_code}", service_definition, "GET", PUBLIC_READ),
-    *_routes("/requests", submit, "POST", OPEN),
-    *_routes("/requests", list_requests, "GET", PUBLIC_READ),
-    *_routes("/requests/{service_request_id}", one_request, "GET", PUBLIC_READ),
-    *_routes("/tokens/{token}", token, "GET", PUBLIC_READ),
+    *georeport_routes("/discovery", discovery, "GET", PUBLIC_READ),
+    *georeport_routes("/services", services, "GET", PUBLIC_READ),
+    *georeport_routes("/services/{service_code}", service_definition, "GET", PUBLIC_READ),
+    *georeport_routes("/requests", submit, "POST", OPEN),
+    *georeport_routes("/requests", list_requests, "GET", PUBLIC_READ),
+    *georeport_routes("/requests/{service_request_id}", one_request, "GET", PUBLIC_READ),
+    *georeport_routes("/tokens/{token}", token, "GET", PUBLIC_READ),
 ]

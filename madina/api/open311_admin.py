@@ -4,8 +4,9 @@ like the rest of Madina's own API (the GeoReport v2 format is for Open311 client
 Admins of a tenant (NGSILD-Tenant, checked by the rules) manage its catalogue (the whole
 document, or one service or department at a time) and the api_keys of submitting apps.
 Department staff handle the requests routed to their departments: they read the reporter's
-contact details (each reading recorded in the audit log) and set the status. An admin may do
-both for every department.
+contact details (each reading recorded in the audit log), move requests through the workflow
+(madina.services.open311.workflow) with public notes, and merge duplicates. An admin may do all
+of it for every department. Every change e-mails the people following the request.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from madina.api import http
-from madina.api.open311 import request_json, service_of
+from madina.api.open311 import public_base, request_json, service_of
 from madina.auth.audit import personal_data
 from madina.auth.principal import Principal, Role
 from madina.auth.rules import allow, forbidden
 from madina.context.errors import BadRequestData, ResourceNotFound
+from madina.services.open311 import workflow
 from madina.services.open311.catalogue import (
     CatalogueError,
     parse_catalogue,
@@ -32,7 +34,6 @@ from madina.services.open311.catalogue import (
 )
 from madina.services.open311.entity import entity_id, public_time
 from madina.services.open311.errors import Open311Error
-from madina.services.open311.service import CLOSED, OPEN
 from madina.services.open311.submission import CONTROL
 from madina.store.open311 import AppKey, RequestRecord
 
@@ -42,7 +43,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 MAX_NOTES = 4000
 
 
-def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_answer(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(payload), status, {**NO_STORE, **(headers or {})},
                     media_type="application/json")
 
@@ -52,7 +53,7 @@ async def _body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> Any:
     return body
 
 
-async def _call(request: Request, function: Any, *args: Any) -> Any:
+async def admin_call(request: Request, function: Any, *args: Any) -> Any:
     """A service call whose refusals (catalogue or Open311 errors) become ProblemDetails."""
     try:
         return await http.call(request, function, *args)
@@ -67,8 +68,8 @@ async def _call(request: Request, function: Any, *args: Any) -> Any:
 # -- catalogue ---------------------------------------------------------------------------------
 @allow(Role.ADMIN)
 async def get_catalogue(request: Request) -> Response:
-    catalogue = await _call(request, service_of(request).catalogue, http.tenant_of(request))
-    return _json(catalogue.to_json())
+    catalogue = await admin_call(request, service_of(request).catalogue, http.tenant_of(request))
+    return json_answer(catalogue.to_json())
 
 
 @allow(Role.ADMIN)
@@ -79,8 +80,8 @@ async def put_catalogue(request: Request) -> Response:
         catalogue = parse_catalogue(await _body(request))
     except CatalogueError as exc:
         raise BadRequestData(str(exc)) from None
-    stored = await _call(request, service_of(request).replace_catalogue, tenant, catalogue)
-    return _json(stored.to_json())
+    stored = await admin_call(request, service_of(request).replace_catalogue, tenant, catalogue)
+    return json_answer(stored.to_json())
 
 
 def _same_code(body: Any, member: str, code: str) -> Any:
@@ -97,16 +98,16 @@ async def put_service(request: Request) -> Response:
         service = parse_service(body)
     except CatalogueError as exc:
         raise BadRequestData(str(exc)) from None
-    created = await _call(request, service_of(request).put_service, http.tenant_of(request),
+    created = await admin_call(request, service_of(request).put_service, http.tenant_of(request),
                           service)
     headers = {"Location": f"/open311/v2/admin/services/{quote(code, safe='')}"}
-    return _json(service.to_json(), 201 if created else 200, headers if created else None)
+    return json_answer(service.to_json(), 201 if created else 200, headers if created else None)
 
 
 @allow(Role.ADMIN)
 async def delete_service(request: Request) -> Response:
     code = request.path_params["service_code"]
-    if not await _call(request, service_of(request).delete_service, http.tenant_of(request),
+    if not await admin_call(request, service_of(request).delete_service, http.tenant_of(request),
                        code):
         raise ResourceNotFound(f"no service {code!r}")
     return Response(status_code=204)
@@ -120,16 +121,16 @@ async def put_department(request: Request) -> Response:
         department = parse_department(body)
     except CatalogueError as exc:
         raise BadRequestData(str(exc)) from None
-    created = await _call(request, service_of(request).put_department,
+    created = await admin_call(request, service_of(request).put_department,
                           http.tenant_of(request), department)
     headers = {"Location": f"/open311/v2/admin/departments/{quote(code, safe='')}"}
-    return _json(department.to_json(), 201 if created else 200, headers if created else None)
+    return json_answer(department.to_json(), 201 if created else 200, headers if created else None)
 
 
 @allow(Role.ADMIN)
 async def delete_department(request: Request) -> Response:
     code = request.path_params["department"]
-    if not await _call(request, service_of(request).delete_department,
+    if not await admin_call(request, service_of(request).delete_department,
                        http.tenant_of(request), code):
         raise ResourceNotFound(f"no department {code!r}")
     return Response(status_code=204)
@@ -144,7 +145,7 @@ def _key_json(key: AppKey) -> dict[str, Any]:
 @allow(Role.ADMIN)
 async def list_keys(request: Request) -> Response:
     keys = await http.call(request, service_of(request).tables.app_keys, http.tenant_of(request))
-    return _json([_key_json(key) for key in keys])
+    return json_answer([_key_json(key) for key in keys])
 
 
 @allow(Role.ADMIN)
@@ -158,7 +159,7 @@ async def create_key(request: Request) -> Response:
         raise BadRequestData("name must be a printable string of 1 to 64 characters")
     key, secret = await http.call(request, service_of(request).create_key,
                                   http.tenant_of(request), name)
-    return _json({**_key_json(key), "secret": secret}, 201,
+    return json_answer({**_key_json(key), "secret": secret}, 201,
                  {"Location": f"/open311/v2/admin/keys/{key.id}"})
 
 
@@ -173,15 +174,16 @@ async def update_key(request: Request) -> Response:
                           body["disabled"])
     if key is None:
         raise ResourceNotFound(f"no api_key {request.path_params['keyId']!r}")
-    return _json(_key_json(key))
+    return json_answer(_key_json(key))
 
 
 # -- staff: the requests of their departments ---------------------------------------------------
-async def _handled(request: Request) -> RequestRecord | Response:
-    """The path's request if the caller handles it (an admin, or staff of the department it
-    is routed to), else the 403 answer."""
-    record = await _call(request, service_of(request).request, http.tenant_of(request),
-                         request.path_params["service_request_id"])
+async def _handled(request: Request, request_id: str | None = None
+                   ) -> RequestRecord | Response:
+    """The request (the path's by default) if the caller handles it (an admin, or staff of
+    the department it is routed to), else the 403 answer."""
+    record = await admin_call(request, service_of(request).request, http.tenant_of(request),
+                         request_id or request.path_params["service_request_id"])
     principal: Principal = request.state.principal
     if Role.ADMIN in principal.roles or (record.department is not None
                                          and record.department in principal.departments):
@@ -200,33 +202,83 @@ async def reporters(request: Request) -> Response:
     people = await http.call(request, service_of(request).reporters, record.tenant, record.id)
     await personal_data(request, f"reporter contact of service request {record.id}",
                         [entity_id(record.id)])
-    return _json([{"role": p.role, "email": p.email, "first_name": p.first_name,
+    return json_answer([{"role": p.role, "email": p.email, "first_name": p.first_name,
                    "last_name": p.last_name, "phone": p.phone, "device_id": p.device_id,
                    "account_id": p.account_id, "subject": p.subject, "app_key": p.app_key,
                    "created_at": public_time(p.created_at)} for p in people])
 
 
-@allow(Role.DEPARTMENT)
-async def update_request(request: Request) -> Response:
-    """Open or close a request with a public note; its entity follows."""
-    body = await _body(request, 64 * 1024)
-    if not isinstance(body, dict) or "status" not in body or set(body) - {"status",
-                                                                        "status_notes"}:
-        raise BadRequestData("the body is {\"status\": \"open\"|\"closed\", "
-                             "\"status_notes\": text} (status_notes optional)")
-    status, notes = body["status"], body.get("status_notes")
-    if status not in (OPEN, CLOSED):
-        raise BadRequestData("status must be open or closed")
+def _note(body: dict[str, Any]) -> str | None:
+    notes = body.get("status_notes")
     if notes is not None and (not isinstance(notes, str) or len(notes) > MAX_NOTES
                               or CONTROL.search(notes)):
         raise BadRequestData(f"status_notes must be text of at most {MAX_NOTES} characters")
+    if notes is None:
+        return None
+    return notes.strip() or None
+
+
+def _mail_queued(request: Request) -> None:
+    sender = request.app.state.open311_mail
+    if sender is not None:
+        sender.wake()
+
+
+@allow(Role.DEPARTMENT)
+async def update_request(request: Request) -> Response:
+    """Move a request to another state, or add a public note, or both; its entity and its
+    followers follow."""
+    body = await _body(request, 64 * 1024)
+    if not isinstance(body, dict) or not body or set(body) - {"state", "reason",
+                                                              "status_notes"}:
+        raise BadRequestData("the body is {\"state\": ..., \"reason\": ..., "
+                             "\"status_notes\": text}: a new state, a public note, or both "
+                             f"(states: {', '.join(workflow.STATES)}; reasons, when closing: "
+                             f"{', '.join(workflow.REASONS)})")
+    state, reason = body.get("state"), body.get("reason")
+    if state is not None and state not in workflow.STATES:
+        raise BadRequestData(f"state must be one of {', '.join(workflow.STATES)}")
+    if reason is not None and reason not in workflow.REASONS:
+        raise BadRequestData(f"reason must be one of {', '.join(workflow.REASONS)}")
+    move = workflow.Move(state, reason, _note(body))
     record = await _handled(request)
     if isinstance(record, Response):
         return record
-    changed = await _call(request, service_of(request).change_status, record.tenant, record,
-                          status, notes or None, request.state.principal.subject,
-                          request.app.state.contexts.core())
-    return _json(request_json(changed))
+    open311 = service_of(request)
+    catalogue = await admin_call(request, open311.catalogue, record.tenant)
+    links = await admin_call(request, open311.links, record.tenant, public_base(request))
+    changed = await admin_call(request, request.app.state.open311_staff.move, catalogue,
+                          record.tenant, record.id, move, request.state.principal.subject,
+                          request.app.state.contexts.core(), links)
+    _mail_queued(request)
+    return json_answer(request_json(changed))
+
+
+@allow(Role.DEPARTMENT)
+async def merge(request: Request) -> Response:
+    """Close the path's request as a duplicate of `into`; its reporter and followers follow
+    the one kept. The caller must handle both."""
+    body = await _body(request, 64 * 1024)
+    if not isinstance(body, dict) or not isinstance(body.get("into"), str) \
+            or set(body) - {"into", "status_notes"}:
+        raise BadRequestData("the body is {\"into\": \"<the service_request_id kept>\", "
+                             "\"status_notes\": text} (status_notes optional)")
+    note = _note(body)
+    duplicate = await _handled(request)
+    if isinstance(duplicate, Response):
+        return duplicate
+    kept = await _handled(request, body["into"])
+    if isinstance(kept, Response):
+        return kept
+    open311 = service_of(request)
+    catalogue = await admin_call(request, open311.catalogue, duplicate.tenant)
+    links = await admin_call(request, open311.links, duplicate.tenant, public_base(request))
+    merged, into = await admin_call(request, request.app.state.open311_staff.merge, catalogue,
+                               duplicate.tenant, duplicate.id, kept.id, note,
+                               request.state.principal.subject,
+                               request.app.state.contexts.core(), links)
+    _mail_queued(request)
+    return json_answer({"duplicate": request_json(merged), "kept": request_json(into)})
 
 
 routes = [
@@ -240,5 +292,6 @@ routes = [
     Route("/keys", create_key, methods=["POST"]),
     Route("/keys/{keyId}", update_key, methods=["PATCH"]),
     Route("/requests/{service_request_id}", update_request, methods=["PATCH"]),
+    Route("/requests/{service_request_id}/merge", merge, methods=["POST"]),
     Route("/requests/{service_request_id}/reporters", reporters, methods=["GET"]),
 ]

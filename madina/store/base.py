@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from madina.store.history import HistoryStore
     from madina.store.identities import IdentityStore
     from madina.store.iot import IotStore
-    from madina.store.open311 import Open311SQL
+    from madina.store.open311_tables import Open311Tables
     from madina.store.subscriptions import SubscriptionStore
 
 Document = dict[str, Any]
@@ -189,7 +189,7 @@ class Store(Protocol):
     """The audit log's table (madina.auth.audit)."""
     iot: IotStore
     """The IoT gateway's service groups, devices and queued commands (madina.iot)."""
-    open311: Open311SQL
+    open311: Open311Tables
     """Open311's catalogue, app keys, requests, reporters and status history
     (madina.services.open311)."""
     cap_messages: CapMessageSQL

@@ -92,6 +92,16 @@ class RequestRecord:
     requested_at: str
     updated_at: str
     expected_at: str | None = None
+    state: str = "open"
+    """The workflow state (madina.services.open311.workflow); `status` is GeoReport's
+    open|closed view of it."""
+    reason: str | None = None
+    """Why it was closed (duplicate, not_responsible, ...), when closed with a reason."""
+    reported_by: str | None = None
+    """The name shown with the request, only when its reporter chose to be named; None:
+    anonymous (the default, and after the reporter's data was erased)."""
+    duplicate_of: str | None = None
+    """The request this one was merged into as a duplicate."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,8 @@ class Reporter:
     """A person behind a request: personal data, for the staff handling the request only."""
 
     role: str = "reporter"
-    """"reporter" (who filed it); later roles (followers who joined it) share the table."""
+    """"reporter" (who filed it) or "follower" (joined it, or filed a duplicate merged into
+    it): each is told of the request's changes."""
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -115,11 +126,16 @@ class Reporter:
 
 @dataclass(frozen=True)
 class StatusChange:
+    """One entry of a request's public history: its state from then on, and the note."""
+
     at: str
-    status: str
+    state: str
     note: str | None = None
     author: str | None = None
     """Who made the change (a Madina subject); None for the system (submission)."""
+    reason: str | None = None
+    id: int = 0
+    """The row's number (servicerequestupdates' update_id); 0 before it is stored."""
 
 
 @dataclass
@@ -147,7 +163,8 @@ class NewRequest:
 REQUEST_COLUMNS = (
     "tenant, pk, token, service_code, service_name, department, agency_responsible, status,"
     " status_notes, description, lat, long, address, address_id, zipcode, media_url,"
-    " attributes, service_notice, requested_at, updated_at, expected_at"
+    " attributes, service_notice, requested_at, updated_at, expected_at, state, reason,"
+    " reported_by, duplicate_of"
 )
 REPORTER_COLUMNS = (
     "role, email, first_name, last_name, phone, device_id, account_id, subject, app_key,"
@@ -164,13 +181,15 @@ def _doc(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _request(row: tuple) -> RequestRecord:
+def request_from_row(row: tuple) -> RequestRecord:
     return RequestRecord(
         tenant=row[0], id=str(row[1]), token=row[2], service_code=row[3], service_name=row[4],
         department=row[5], agency_responsible=row[6], status=row[7], status_notes=row[8],
         description=row[9], lat=row[10], long=row[11], address=row[12], address_id=row[13],
         zipcode=row[14], media_url=row[15], attributes=_doc(row[16]), service_notice=row[17],
-        requested_at=row[18], updated_at=row[19], expected_at=row[20],
+        requested_at=row[18], updated_at=row[19], expected_at=row[20], state=row[21],
+        reason=row[22], reported_by=row[23],
+        duplicate_of=str(row[24]) if row[24] is not None else None,
     )
 
 
@@ -178,13 +197,13 @@ def _key(row: tuple) -> AppKey:
     return AppKey(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
 
 
-def _pk(request_id: str) -> int | None:
+def request_pk(request_id: str) -> int | None:
     """A service_request_id's row number; None for text that names no row."""
     return int(request_id) if request_id.isascii() and request_id.isdigit() and \
         len(request_id) < 19 else None
 
 
-def _marks(values: list[Any]) -> str:
+def placeholders(values: list[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
@@ -318,42 +337,50 @@ class Open311SQL:
         return _key(rows[0]) if rows else None
 
     # -- requests ----------------------------------------------------------------------------
-    def add_request(self, new: NewRequest) -> RequestRecord:
-        """The request, its reporter and its first status, in one transaction."""
+    @staticmethod
+    def insert_request(run: Executor, new: NewRequest) -> RequestRecord:
+        """The request, its reporter and its first status, inside the caller's transaction
+        (the one that publishes its entity too); the record with its id."""
         r = new.record
-        with self._atomic() as run:
-            pk = run(
-                f"INSERT INTO open311_requests ({REQUEST_COLUMNS.replace(' pk,', '')})"
-                f" VALUES ({_marks([0] * 20)}) RETURNING pk",
-                (r.tenant, r.token, r.service_code, r.service_name, r.department,
-                 r.agency_responsible, r.status, r.status_notes, r.description, r.lat, r.long,
-                 r.address, r.address_id, r.zipcode, r.media_url, _json(r.attributes),
-                 r.service_notice, r.requested_at, r.updated_at, r.expected_at),
-            )[0][0]
-            self._add_reporter(run, r.tenant, pk, new.reporter)
-            self._add_history(run, r.tenant, pk, new.history)
+        pk = run(
+            f"INSERT INTO open311_requests ({REQUEST_COLUMNS.replace(' pk,', '')})"
+            f" VALUES ({placeholders([0] * 24)}) RETURNING pk",
+            (r.tenant, r.token, r.service_code, r.service_name, r.department,
+             r.agency_responsible, r.status, r.status_notes, r.description, r.lat, r.long,
+             r.address, r.address_id, r.zipcode, r.media_url, _json(r.attributes),
+             r.service_notice, r.requested_at, r.updated_at, r.expected_at, r.state, r.reason,
+             r.reported_by, request_pk(r.duplicate_of) if r.duplicate_of else None),
+        )[0][0]
+        Open311SQL.add_reporter(run, r.tenant, pk, new.reporter)
+        Open311SQL.add_history(run, r.tenant, pk, new.history)
         return RequestRecord(**{**r.__dict__, "id": str(pk)})
 
+    def add_requests(self, news: list[NewRequest]) -> list[RequestRecord]:
+        """Requests without entities, in one transaction: bulk loads and table tests."""
+        with self._atomic() as run:
+            return [self.insert_request(run, new) for new in news]
+
     @staticmethod
-    def _add_reporter(run: Executor, tenant: str, pk: int, who: Reporter) -> None:
+    def add_reporter(run: Executor, tenant: str, pk: int, who: Reporter) -> None:
         run(f"INSERT INTO open311_reporters (tenant, request_pk, {REPORTER_COLUMNS})"
-            f" VALUES ({_marks([0] * 12)})",
+            f" VALUES ({placeholders([0] * 12)})",
             (tenant, pk, who.role, who.email, who.first_name, who.last_name, who.phone,
              who.device_id, who.account_id, who.subject, who.app_key, who.created_at))
 
     @staticmethod
-    def _add_history(run: Executor, tenant: str, pk: int, change: StatusChange) -> None:
-        run("INSERT INTO open311_status_history (tenant, request_pk, at, status, note, author)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (tenant, pk, change.at, change.status, change.note, change.author))
+    def add_history(run: Executor, tenant: str, pk: int, change: StatusChange) -> None:
+        run("INSERT INTO open311_status_history (tenant, request_pk, at, status, note, author,"
+            " reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tenant, pk, change.at, change.state, change.note, change.author, change.reason))
 
-    def delete_request(self, tenant: str, request_id: str) -> None:
-        """Undo `add_request` (its entity could not be published): every row of it goes."""
-        pk = _pk(request_id)
-        with self._atomic() as run:
-            for table in ("open311_status_history", "open311_reporters"):
-                run(f"DELETE FROM {table} WHERE tenant = ? AND request_pk = ?", (tenant, pk))
-            run("DELETE FROM open311_requests WHERE tenant = ? AND pk = ?", (tenant, pk))
+    @staticmethod
+    def remove_request(run: Executor, tenant: str, request_id: str) -> None:
+        """Take back `insert_request` inside the same transaction (its entity could not be
+        published): every row of it goes, its number stays used."""
+        pk = request_pk(request_id)
+        for table in ("open311_status_history", "open311_reporters"):
+            run(f"DELETE FROM {table} WHERE tenant = ? AND request_pk = ?", (tenant, pk))
+        run("DELETE FROM open311_requests WHERE tenant = ? AND pk = ?", (tenant, pk))
 
     def request(self, tenant: str, request_id: str) -> RequestRecord | None:
         found = self.requests_by_id(tenant, [request_id])
@@ -361,13 +388,13 @@ class Open311SQL:
 
     def requests_by_id(self, tenant: str, request_ids: list[str]) -> list[RequestRecord]:
         """The requests named, newest first; ids that name none are left out."""
-        pks = sorted({pk for pk in map(_pk, request_ids) if pk is not None})
+        pks = sorted({pk for pk in map(request_pk, request_ids) if pk is not None})
         if not pks:
             return []
         rows = self._read(
             f"SELECT {REQUEST_COLUMNS} FROM open311_requests WHERE tenant = ?"
-            f" AND pk IN ({_marks(pks)}) ORDER BY requested_at DESC, pk DESC", (tenant, *pks))
-        return [_request(row) for row in rows]
+            f" AND pk IN ({placeholders(pks)}) ORDER BY requested_at DESC, pk DESC", (tenant, *pks))
+        return [request_from_row(row) for row in rows]
 
     def requests(self, tenant: str, query: RequestFilter) -> list[RequestRecord]:
         """Newest first, so a page never shifts when older requests are added."""
@@ -381,13 +408,13 @@ class Open311SQL:
         for column, values in (("service_code", query.service_codes),
                                ("status", query.statuses)):
             if values is not None:
-                conditions.append(f"{column} IN ({_marks(values)})")
+                conditions.append(f"{column} IN ({placeholders(values)})")
                 params.extend(values)
         rows = self._read(
             f"SELECT {REQUEST_COLUMNS} FROM open311_requests WHERE {' AND '.join(conditions)}"
             " ORDER BY requested_at DESC, pk DESC LIMIT ? OFFSET ?",
             (*params, query.limit, query.offset))
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
     def request_id_of_token(self, tenant: str, token: str) -> str | None:
         rows = self._read("SELECT pk FROM open311_requests WHERE tenant = ? AND token = ?",
@@ -396,52 +423,21 @@ class Open311SQL:
 
     def history(self, tenant: str, request_ids: list[str]) -> dict[str, list[StatusChange]]:
         """Each request's status changes, oldest first."""
-        pks = sorted({pk for pk in map(_pk, request_ids) if pk is not None})
+        pks = sorted({pk for pk in map(request_pk, request_ids) if pk is not None})
         out: dict[str, list[StatusChange]] = {str(pk): [] for pk in pks}
         if not pks:
             return out
         rows = self._read(
-            "SELECT request_pk, at, status, note, author FROM open311_status_history"
-            f" WHERE tenant = ? AND request_pk IN ({_marks(pks)}) ORDER BY request_pk, at, id",
+            "SELECT request_pk, at, status, note, author, reason, id"
+            " FROM open311_status_history WHERE tenant = ? AND request_pk IN"
+            f" ({placeholders(pks)}) ORDER BY request_pk, at, id",
             (tenant, *pks))
-        for pk, at, status, note, author in rows:
-            out[str(pk)].append(StatusChange(at, status, note, author))
+        for pk, at, state, note, author, reason, row_id in rows:
+            out[str(pk)].append(StatusChange(at, state, note, author, reason, row_id))
         return out
 
     def reporters(self, tenant: str, request_id: str) -> list[Reporter]:
         rows = self._read(
             f"SELECT {REPORTER_COLUMNS} FROM open311_reporters"
-            " WHERE tenant = ? AND request_pk = ? ORDER BY id", (tenant, _pk(request_id)))
+            " WHERE tenant = ? AND request_pk = ? ORDER BY id", (tenant, request_pk(request_id)))
         return [Reporter(*row) for row in rows]
-
-    def change_status(self, tenant: str, request_id: str, change: StatusChange,
-                      status_notes: str | None) -> tuple[RequestRecord, RequestRecord] | None:
-        """Set the public status (and its notes) and append the change to the history, in one
-        transaction; (before, after), or None when there is no such request. The row is locked
-        first, so concurrent changes of one request queue instead of losing one."""
-        pk = _pk(request_id)
-        if pk is None:
-            return None
-        with self._atomic() as run:
-            # A no-op write takes the row lock on PostgreSQL (SQLite's writer lock covers all).
-            if not run("UPDATE open311_requests SET updated_at = updated_at"
-                       " WHERE tenant = ? AND pk = ? RETURNING pk", (tenant, pk)):
-                return None
-            before = _request(run(f"SELECT {REQUEST_COLUMNS} FROM open311_requests"
-                                  " WHERE tenant = ? AND pk = ?", (tenant, pk))[0])
-            after = _request(run(
-                "UPDATE open311_requests SET status = ?, status_notes = ?, updated_at = ?"
-                f" WHERE tenant = ? AND pk = ? RETURNING {REQUEST_COLUMNS}",
-                (change.status, status_notes, change.at, tenant, pk))[0])
-            self._add_history(run, tenant, pk, change)
-        return before, after
-
-    def restore_status(self, before: RequestRecord, change: StatusChange) -> None:
-        """Undo `change_status` (its entity could not be updated)."""
-        pk = _pk(before.id)
-        with self._atomic() as run:
-            run("UPDATE open311_requests SET status = ?, status_notes = ?, updated_at = ?"
-                " WHERE tenant = ? AND pk = ?",
-                (before.status, before.status_notes, before.updated_at, before.tenant, pk))
-            run("DELETE FROM open311_status_history WHERE tenant = ? AND request_pk = ?"
-                " AND at = ? AND status = ?", (before.tenant, pk, change.at, change.status))

@@ -374,6 +374,52 @@ MIGRATIONS: list[str] = [
         ON attribute_instances (tenant, entity_id, attr, observed_at, dataset_id, deleted, num);
     DROP INDEX attribute_instances_lookup;
     """,
+    # 11: Open311 workflow, duplicates, e-mail and area alerts (madina.store.open311*): a
+    # request's workflow state (`status` stays GeoReport's open|closed), closing reason, public
+    # name (NULL: anonymous) and the request it duplicates; the reason in the history, which
+    # servicerequestupdates reads by time; the outbox of e-mails to send; area alerts.
+    """
+    ALTER TABLE open311_requests ADD COLUMN state TEXT NOT NULL DEFAULT 'open';
+    UPDATE open311_requests SET state = status;
+    ALTER TABLE open311_requests ADD COLUMN reason TEXT;
+    ALTER TABLE open311_requests ADD COLUMN reported_by TEXT;
+    ALTER TABLE open311_requests ADD COLUMN duplicate_of INTEGER;
+    CREATE INDEX open311_requests_place ON open311_requests (tenant, lat, long);
+    ALTER TABLE open311_status_history ADD COLUMN reason TEXT;
+    CREATE INDEX open311_status_history_time ON open311_status_history (tenant, at);
+    CREATE TABLE open311_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        message TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due REAL NOT NULL,
+        claimed_by TEXT,
+        claimed_until REAL,
+        last_error TEXT,
+        failed INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX open311_outbox_due ON open311_outbox (failed, due);
+    CREATE INDEX open311_outbox_recipient ON open311_outbox (tenant, recipient);
+    CREATE TABLE open311_alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        email TEXT NOT NULL,
+        area TEXT NOT NULL,
+        min_lon REAL NOT NULL,
+        min_lat REAL NOT NULL,
+        max_lon REAL NOT NULL,
+        max_lat REAL NOT NULL,
+        service_codes TEXT,
+        confirm_hash TEXT NOT NULL UNIQUE,
+        unsubscribe_token TEXT NOT NULL UNIQUE,
+        confirmed_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX open311_alerts_box ON open311_alerts (tenant, min_lon, max_lon);
+    CREATE INDEX open311_alerts_email ON open311_alerts (tenant, email);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,8 +13,10 @@ from madina.api.http import JSON
 from madina.api.openapi.components import FORM, Fragment, errors, ref
 from madina.api.openapi.paths import PUBLIC, operation, params, path_param
 from madina.auth.principal import Role
+from madina.services.open311 import workflow
 from madina.services.open311.catalogue import CODE as CODE_PATTERN
 from madina.services.open311.catalogue import DATATYPES, SERVICE_TYPES
+from madina.services.open311.media import NAME as MEDIA_NAME
 
 XML = "text/xml"
 MULTIPART = "multipart/form-data"
@@ -54,8 +56,14 @@ REQUEST = {
         "address": NULLABLE_TEXT, "address_id": NULLABLE_TEXT, "zipcode": NULLABLE_TEXT,
         "lat": {"type": ["number", "null"]}, "long": {"type": ["number", "null"]},
         "media_url": NULLABLE_TEXT,
-        "extended_attributes": {"type": "object", "description": "extensions=true"},
-        "notes": {"type": "array", "description": "extensions=true: the status history",
+        "extended_attributes": {
+            "type": "object",
+            "description": "extensions=true: the attribute values, the workflow `state`, the "
+                           "closing `reason`, `duplicate_of` and `reported_by` (a name only "
+                           "when the reporter chose to be named; else anonymous)"},
+        "notes": {"type": "array", "description": "extensions=true: the public history "
+                                                  "(datetime, status, state, reason, "
+                                                  "description)",
                   "items": {"type": "object"}},
     },
 }
@@ -79,8 +87,46 @@ SUBMISSION = {
     "properties": {name: TEXT for name in (
         "api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string",
         "address_id", "email", "device_id", "account_id", "first_name", "last_name", "phone",
-        "description", "media_url")},
+        "description", "media_url")} | {
+        "anonymous": {"enum": ["true", "false"],
+                      "description": "false: show the reporter's first name and last initial "
+                                     "with the request (default true)"}},
 }
+PHOTO_SUBMISSION = {**SUBMISSION, "properties": {**SUBMISSION["properties"], "media": {
+    "type": "string", "format": "binary",
+    "description": "a JPEG, PNG or WebP photo (by content), re-encoded without metadata and "
+                   "served at the request's media_url; at most MADINA_OPEN311_MEDIA_MAX_BYTES"}}}
+FOLLOWER = {"type": "object", "required": ["email"], "properties": {name: TEXT for name in (
+    "api_key", "jurisdiction_id", "email", "first_name", "last_name", "phone", "device_id",
+    "account_id")}}
+ALERT_FORM = {
+    "type": "object", "required": ["email"],
+    "description": "the area as lat, long and radius (metres, at most 20000), or as area",
+    "properties": {**{name: TEXT for name in ("api_key", "jurisdiction_id", "email", "lat",
+                                              "long", "radius")},
+                   "area": {"type": "string",
+                            "description": "a GeoJSON Polygon or MultiPolygon (WGS84)"},
+                   "service_code": {"type": "string",
+                                    "description": "only these services (comma-separated)"}}}
+ALERTS = {"type": "array", "items": {"type": "object", "required": ["alert_id", "status"],
+                                     "properties": {"alert_id": TEXT, "status": TEXT,
+                                                    "description": TEXT}}}
+UPDATES = {"type": "array", "items": {
+    "type": "object", "required": ["update_id", "service_request_id", "status",
+                                   "updated_datetime"],
+    "properties": {"update_id": TEXT, "service_request_id": TEXT,
+                   "status": {"type": "string", "description": "mySociety's update status "
+                                                               "(open, investigating, "
+                                                               "in_progress, fixed, closed, "
+                                                               "duplicate, "
+                                                               "not_councils_responsibility, "
+                                                               "no_further_action, reopen)"},
+                   "updated_datetime": TEXT, "description": NULLABLE_TEXT,
+                   "media_url": NULLABLE_TEXT,
+                   "external_status_code": {"type": "string",
+                                            "description": "Madina's workflow state"}}}}
+FOLLOWED = {"type": "array", "items": {"type": "object", "required": ["service_request_id"],
+                                       "properties": {"service_request_id": TEXT}}}
 
 
 def _query(name: str, description: str, schema: Fragment | None = None) -> Fragment:
@@ -100,17 +146,26 @@ LIST_PARAMETERS = [
     _query("page", "pagination extension, from 1", {"type": "string", "pattern": "^[0-9]+$"}),
     _query("page_size", "pagination extension, up to 1000",
            {"type": "string", "pattern": "^[0-9]+$"}),
+    _query("lat", "with long: only requests near this point, nearest first (duplicates; no "
+                  "default date window then)"),
+    _query("long", "with lat"),
+    _query("radius", "metres around lat/long, at most 5000 (default "
+                     "MADINA_OPEN311_DUPLICATE_RADIUS_M, 250)"),
     EXTENSIONS,
 ]
+UPDATE_PARAMETERS = [p for p in LIST_PARAMETERS
+                     if p["name"] in ("start_date", "end_date", "page", "page_size")]
 
 
 def _georeport(name: str, summary: str, fmt: str, status: int, schema: Fragment, *,
-               parameters: list[Fragment], submit: bool = False) -> Fragment:
-    """One GeoReport operation in one format."""
+               parameters: list[Fragment], submit: bool = False,
+               form: Fragment | None = None, extra: tuple[int, ...] = ()) -> Fragment:
+    """One GeoReport operation in one format; `submit`: a form posted with an api_key or a
+    credential (`form` its fields, the submission's by default)."""
     media = JSON if fmt == "json" else XML
     body = schema if fmt == "json" else TEXT
     error_body = ERRORS if fmt == "json" else TEXT
-    spec_errors = (400, 403, 404) if submit else (400, 404)
+    spec_errors = ((400, 403, 404) if submit else (400, 404)) + extra
     responses: dict[str, Fragment] = {
         str(status): {"description": summary, "content": {media: {"schema": body}}},
         **{str(code): {"description": "the spec's error list",
@@ -128,17 +183,19 @@ def _georeport(name: str, summary: str, fmt: str, status: int, schema: Fragment,
         "responses": responses, "security": [{}, {"bearer": []}] if submit else PUBLIC,
     }
     if submit:
+        fields = form or SUBMISSION
         fragment["requestBody"] = {"required": True, "content": {
-            FORM: {"schema": SUBMISSION}, MULTIPART: {"schema": SUBMISSION}}}
+            FORM: {"schema": fields},
+            MULTIPART: {"schema": PHOTO_SUBMISSION if form is None else fields}}}
     return fragment
 
 
 def _both(name: str, summary: str, status: int, schema: Fragment,
-          parameters: list[Fragment] | None = None, submit: bool = False
-          ) -> dict[str, Fragment]:
-    method = "post" if submit else "get"
+          parameters: list[Fragment] | None = None, submit: bool = False,
+          method: str | None = None, **options) -> dict[str, Fragment]:
+    method = method or ("post" if submit else "get")
     return {fmt: {method: _georeport(name, summary, fmt, status, schema,
-                                     parameters=parameters or [], submit=submit)}
+                                     parameters=parameters or [], submit=submit, **options)}
             for fmt in ("json", "xml")}
 
 
@@ -147,6 +204,8 @@ SERVICE_CODE = path_param("service_code", "a service's code", CODE, "pothole")
 REQUEST_ID = path_param("service_request_id", "a service request's id",
                         {"type": "string", "pattern": "^[0-9]{1,18}$"}, "1")
 TOKEN_PARAM = path_param("token", "the token a batch service answered",
+                         {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"})
+ALERT_TOKEN = path_param("token", "the token of the e-mailed link",
                          {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"})
 
 
@@ -166,6 +225,22 @@ def _georeport_paths() -> dict[str, dict[str, Fragment]]:
                                                  [REQUEST_ID, EXTENSIONS])),
         ("/tokens/{token}", _both("Token", "the request a token stands for", 200, TOKEN,
                                   [TOKEN_PARAM])),
+        ("/servicerequestupdates", _both(
+            "Updates", "public changes of requests between start_date and end_date "
+                       "(mySociety's extension)", 200, UPDATES, UPDATE_PARAMETERS)),
+        ("/requests/{service_request_id}/followers", _both(
+            "Follow", "join an open request to be e-mailed its changes (200: already "
+                      "following)", 201, FOLLOWED, [REQUEST_ID], submit=True, form=FOLLOWER)),
+        ("/alerts", _both("Alert", "e-mail alerts of new requests in an area; a "
+                                   "confirmation link is mailed first", 201, ALERTS,
+                          submit=True, form=ALERT_FORM, extra=(503,))),
+        ("/alerts/confirm/{token}", _both("AlertConfirm", "confirm an area alert", 200,
+                                          ALERTS, [ALERT_TOKEN])),
+        ("/alerts/unsubscribe/{token}", _both("AlertEnd", "end an area alert", 200, ALERTS,
+                                              [ALERT_TOKEN])),
+        ("/alerts/unsubscribe/{token}", _both(
+            "AlertEndOneClick", "end an area alert (RFC 8058 one-click)", 200, ALERTS,
+            [ALERT_TOKEN], method="post")),
     ]
     out: dict[str, dict[str, Fragment]] = {}
     for path, formats in table:
@@ -195,6 +270,10 @@ KEY = {"type": "object", "required": ["id", "name", "disabled", "createdAt"],
 REPORTER = {"type": "object", "required": ["role"], "properties": {
     name: NULLABLE_TEXT for name in ("email", "first_name", "last_name", "phone", "device_id",
                                      "account_id", "subject", "app_key", "created_at")}}
+PERSON = {"type": "object", "minProperties": 1, "maxProperties": 1,
+          "additionalProperties": False,
+          "properties": {name: {"type": "string", "minLength": 1, "maxLength": 254}
+                         for name in ("email", "phone", "account_id")}}
 DEPARTMENT_CODE = path_param("department", "a department's code", CODE, "roads")
 KEY_ID = path_param("keyId", "an api_key's id")
 
@@ -261,13 +340,40 @@ ADMIN_PATHS: dict[str, dict[str, Fragment]] = {
                                     "properties": {"disabled": {"type": "boolean"}}})),
     },
     "/open311/v2/admin/requests/{service_request_id}": {
-        "patch": _admin("open311UpdateRequest", "open or close a request with a public note",
+        "patch": _admin("open311UpdateRequest", "move a request through the workflow, or add "
+                                                "a public note, or both; its followers are "
+                                                "e-mailed",
                         {200: _json_answer("the request", REQUEST)}, (404,),
                         role=Role.DEPARTMENT, parameters=[REQUEST_ID],
-                        body=_body({"type": "object", "required": ["status"],
+                        body=_body({"type": "object", "minProperties": 1,
                                     "additionalProperties": False,
-                                    "properties": {"status": {"enum": ["open", "closed"]},
+                                    "properties": {"state": {"enum": list(workflow.STATES)},
+                                                   "reason": {"enum": list(workflow.REASONS)},
                                                    "status_notes": NULLABLE_TEXT}})),
+    },
+    "/open311/v2/admin/requests/{service_request_id}/merge": {
+        "post": _admin("open311MergeRequest", "close a request as a duplicate of another; "
+                                              "its people follow the one kept",
+                       {200: _json_answer("both requests after the merge", {
+                           "type": "object", "required": ["duplicate", "kept"],
+                           "properties": {"duplicate": REQUEST, "kept": REQUEST}})}, (404,),
+                       role=Role.DEPARTMENT, parameters=[REQUEST_ID],
+                       body=_body({"type": "object", "required": ["into"],
+                                   "additionalProperties": False,
+                                   "properties": {"into": TEXT,
+                                                  "status_notes": NULLABLE_TEXT}})),
+    },
+    "/open311/v2/admin/personal-data/export": {
+        "post": _admin("open311ExportPerson", "everything held about one person (GDPR art. "
+                                              "15/20); audited",
+                       {200: _json_answer("the person's data", {"type": "object"})},
+                       body=_body(PERSON)),
+    },
+    "/open311/v2/admin/personal-data/erase": {
+        "post": _admin("open311ErasePerson", "erase one person's data (GDPR art. 17); their "
+                                             "requests stay, anonymous; audited",
+                       {200: _json_answer("what was erased", {"type": "object"})},
+                       body=_body(PERSON)),
     },
     "/open311/v2/admin/requests/{service_request_id}/reporters": {
         "get": _admin("open311Reporters", "who reported a request: personal data, audited",
@@ -277,4 +383,17 @@ ADMIN_PATHS: dict[str, dict[str, Fragment]] = {
     },
 }
 
-OPEN311: dict[str, dict[str, Fragment]] = {**_georeport_paths(), **ADMIN_PATHS}
+MEDIA_PATHS: dict[str, dict[str, Fragment]] = {
+    "/open311/v2/media/{name}": {
+        "get": operation(
+            "open311Photo", "a photo uploaded with a request (re-encoded, no metadata)",
+            "Open311", {200: {"description": "the photo", "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ("image/jpeg", "image/png", "image/webp")}}},
+            parameters=[path_param("name", "<sha256>.<jpg|png|webp>",
+                                   {"type": "string", "pattern": MEDIA_NAME.pattern})],
+            statuses=(401, 403, 404, 429), security=PUBLIC),
+    },
+}
+
+OPEN311: dict[str, dict[str, Fragment]] = {**_georeport_paths(), **ADMIN_PATHS, **MEDIA_PATHS}

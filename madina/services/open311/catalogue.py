@@ -27,6 +27,8 @@ DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multiva
 LIST_DATATYPES = ("singlevaluelist", "multivaluelist")
 MAX_TEXT = 4000
 AREA_TYPES = ("Polygon", "MultiPolygon")
+MAX_RESOLUTION_HOURS = 87_600
+"""Ten years: longer is no expectation."""
 
 
 class CatalogueError(ValueError):
@@ -74,13 +76,17 @@ class Service:
     service_notice: str | None = None
     """What a citizen is told when submitting (else the jurisdiction's)."""
     attributes: tuple[Attribute, ...] = ()
+    expected_resolution_hours: float | None = None
+    """How long the city expects to take (from submission or reopening): the requests'
+    `expected_datetime`."""
 
     def to_json(self) -> Doc:
         return {"service_code": self.code, "service_name": self.name,
                 "description": self.description, "type": self.type,
                 "keywords": list(self.keywords), "group": self.group,
                 "service_notice": self.service_notice,
-                "attributes": [a.to_json() for a in self.attributes]}
+                "attributes": [a.to_json() for a in self.attributes],
+                "expected_resolution_hours": self.expected_resolution_hours}
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,7 @@ def service_of(doc: Doc) -> Service:
                         a.get("datatype_description"), a["order"], a.get("description"),
                         tuple(AttributeValue(v["key"], v["name"]) for v in a.get("values", ())))
               for a in doc["attributes"]),
+        doc.get("expected_resolution_hours"),
     )
 
 
@@ -238,7 +245,7 @@ def parse_jurisdiction(body: Any) -> Jurisdiction:
                              "'.', '_' or '-' (e.g. a domain name such as city.example)")
     return Jurisdiction(
         jurisdiction_id, _text(doc, "name", "jurisdiction", required=True),
-        _polygon(doc["boundary"], "jurisdiction.boundary"),
+        polygon(doc["boundary"], "jurisdiction.boundary"),
         _text(doc, "contact", "jurisdiction"), _text(doc, "key_service", "jurisdiction"),
         _text(doc, "service_notice", "jurisdiction"),
     )
@@ -246,7 +253,8 @@ def parse_jurisdiction(body: Any) -> Jurisdiction:
 
 def parse_service(body: Any, where: str = "service") -> Service:
     doc = _object(body, where, {"service_code", "service_name", "description", "type",
-                                "keywords", "group", "service_notice", "attributes"},
+                                "keywords", "group", "service_notice", "attributes",
+                                "expected_resolution_hours"},
                   {"service_code", "service_name"})
     code = _code(doc["service_code"], f"{where}.service_code")
     kind = doc.get("type", "realtime")
@@ -268,7 +276,8 @@ def parse_service(body: Any, where: str = "service") -> Service:
     return Service(code, _text(doc, "service_name", where, required=True),
                    _text(doc, "description", where), kind, tuple(keywords), group,
                    _text(doc, "service_notice", where),
-                   tuple(sorted(attributes, key=lambda a: a.order)))
+                   tuple(sorted(attributes, key=lambda a: a.order)),
+                   _hours(doc.get("expected_resolution_hours"), where))
 
 
 def parse_department(body: Any, where: str = "department") -> Department:
@@ -278,7 +287,7 @@ def parse_department(body: Any, where: str = "department") -> Department:
         place = f"{where}.service_areas[{i}]"
         area = _object(item, place, {"service_code", "area"}, {"service_code", "area"})
         areas.append((_code(area["service_code"], f"{place}.service_code"),
-                      _polygon(area["area"], f"{place}.area")))
+                      polygon(area["area"], f"{place}.area")))
     return Department(_code(doc["code"], f"{where}.code"), _text(doc, "name", where, True),
                       tuple(areas))
 
@@ -363,6 +372,16 @@ def _flag(doc: dict[str, Any], member: str, where: str, default: bool) -> bool:
     return value
 
 
+def _hours(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not 0 < value <= MAX_RESOLUTION_HOURS:
+        raise CatalogueError(f"{where}.expected_resolution_hours must be a number of hours "
+                             f"above 0 and at most {MAX_RESOLUTION_HOURS}")
+    return value
+
+
 def _unique(codes: list[str], what: str) -> None:
     seen: set[str] = set()
     for code in codes:
@@ -371,7 +390,7 @@ def _unique(codes: list[str], what: str) -> None:
         seen.add(code)
 
 
-def _polygon(value: Any, where: str) -> Doc:
+def polygon(value: Any, where: str) -> Doc:
     """A valid GeoJSON Polygon or MultiPolygon in WGS84 longitude/latitude."""
     if not isinstance(value, dict) or value.get("type") not in AREA_TYPES \
             or set(value) - {"type", "coordinates"}:

@@ -25,6 +25,8 @@ ITEM_TAGS = {
     "endpoints": "endpoint",
     "formats": "format",
     "notes": "note",
+    "service_request_updates": "request_update",
+    "alerts": "alert",
 }
 XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 

@@ -1,9 +1,10 @@
-"""The Open311 service of one store: the catalogue per tenant, submissions checked, routed,
-stored and published, requests read back, status changes kept in step with their entities.
+"""The Open311 service of one store: the catalogue per tenant, submissions checked and routed,
+requests read back (by filters, by id, near a point), the public feed of updates, followers.
 
-Blocking calls (the database): the HTTP layer runs them where the engine wants them. A request
-is stored first (its number is its id), then published through the broker; if publishing fails
-the stored rows are removed again, so a refused or failed submission leaves nothing behind.
+Blocking calls (the database): the HTTP layer runs them where the engine wants them. Writing a
+request and its entity is madina.services.open311.intake's job, moving it through the workflow
+madina.services.open311.staff's: each in one transaction with the entity, so no request ever
+exists without its entity or the other way round.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from madina.context.broker import Broker
-from madina.context.errors import ResourceNotFound
-from madina.context.jsonld import TermMap
-from madina.services.open311 import routing
+from madina.services.open311 import nearby, routing, workflow
 from madina.services.open311.catalogue import (
     Catalogue,
     CatalogueError,
@@ -26,22 +25,30 @@ from madina.services.open311.catalogue import (
     checked,
     from_record,
 )
-from madina.services.open311.entity import entity, entity_id
 from madina.services.open311.errors import bad_request, not_found
-from madina.services.open311.query import RequestQuery
-from madina.services.open311.submission import Submission, canonical, check_attributes
+from madina.services.open311.notices import Links
+from madina.services.open311.query import RequestQuery, UpdateWindow
+from madina.services.open311.submission import (
+    Contact,
+    Submission,
+    canonical,
+    canonical_now,
+    check_attributes,
+)
 from madina.store.base import Store
 from madina.store.open311 import (
     AppKey,
     JurisdictionTaken,
     NewRequest,
-    Open311SQL,
     Reporter,
     RequestRecord,
     StatusChange,
 )
+from madina.store.open311_tables import Open311Tables
+from madina.store.open311_workflow import TooMany
 
 OPEN, CLOSED = "open", "closed"
+"""GeoReport v2's two statuses (madina.services.open311.workflow has the detailed states)."""
 
 
 @dataclass(frozen=True)
@@ -56,13 +63,9 @@ def key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _now() -> str:
-    return canonical(datetime.now(UTC))
-
-
 class Open311Service:
     def __init__(self, store: Store, broker: Broker) -> None:
-        self.tables: Open311SQL = store.open311
+        self.tables: Open311Tables = store.open311
         self.broker = broker
         self._catalogues: dict[str, Catalogue] = {}
 
@@ -103,7 +106,7 @@ class Open311Service:
         """Store a checked catalogue whole; CatalogueError if its jurisdiction_id is taken."""
         checked(catalogue)
         try:
-            self.tables.replace_catalogue(tenant, catalogue.record(_now()))
+            self.tables.replace_catalogue(tenant, catalogue.record(canonical_now()))
         except JurisdictionTaken as exc:
             raise CatalogueError(str(exc)) from None
         self._catalogues.pop(tenant, None)
@@ -154,7 +157,7 @@ class Open311Service:
     def create_key(self, tenant: str, name: str) -> tuple[AppKey, str]:
         """A new api_key for a submitting app: (the key, its secret, shown only now)."""
         secret = secrets.token_urlsafe(32)
-        key = AppKey(secrets.token_hex(8), tenant, name, key_hash(secret), False, _now())
+        key = AppKey(secrets.token_hex(8), tenant, name, key_hash(secret), False, canonical_now())
         self.tables.add_app_key(key)
         return key, secret
 
@@ -164,10 +167,11 @@ class Open311Service:
         return key if key is not None and not key.disabled else None
 
     # -- requests ----------------------------------------------------------------------------
-    def submit(self, tenant: str, submission: Submission, submitter: Submitter,
-               terms: TermMap) -> tuple[RequestRecord, Service]:
-        """Check, route, store and publish one request; Open311Error when refused (nothing
-        stored)."""
+    def accept(self, tenant: str, submission: Submission, submitter: Submitter,
+               media_url: str | None = None) -> tuple[NewRequest, Service]:
+        """Check and route a submission: the request to store (madina.services.open311.intake
+        stores and publishes it), or Open311Error when refused. `media_url`: where the photo
+        uploaded with it is served."""
         catalogue, jurisdiction = self.configured(tenant)
         service = catalogue.service(submission.service_code)
         if service is None:
@@ -176,29 +180,33 @@ class Open311Service:
         attributes = check_attributes(service, submission.raw_attributes)
         department = self._route(tenant, jurisdiction, service, submission)
         routed = catalogue.department(department) if department is not None else None
-        now = _now()
+        moment = datetime.now(UTC)
+        now = canonical(moment)
+        expected = workflow.expected_at(moment, service.expected_resolution_hours)
+        contact = submission.contact
         record = RequestRecord(
             tenant=tenant, id="", token=secrets.token_urlsafe(16), service_code=service.code,
             service_name=service.name, department=department,
             agency_responsible=routed.name if routed is not None else None, status=OPEN,
             status_notes=None, description=submission.description, lat=submission.lat,
             long=submission.long, address=submission.address_string,
-            address_id=submission.address_id, zipcode=None, media_url=submission.media_url,
-            attributes=attributes,
+            address_id=submission.address_id, zipcode=None,
+            media_url=media_url or submission.media_url, attributes=attributes,
             service_notice=service.service_notice or jurisdiction.service_notice,
             requested_at=now, updated_at=now,
+            expected_at=canonical(expected) if expected is not None else None,
+            reported_by=None if submission.anonymous else shown_name(contact),
         )
-        contact = submission.contact
         reporter = Reporter("reporter", contact.email, contact.first_name, contact.last_name,
                             contact.phone, contact.device_id, contact.account_id,
                             submitter.subject, submitter.app_key, now)
-        stored = self.tables.add_request(NewRequest(record, reporter, StatusChange(now, OPEN)))
-        try:
-            self.broker.create(tenant, entity(stored, service), terms)
-        except BaseException:
-            self.tables.delete_request(tenant, stored.id)
-            raise
-        return stored, service
+        return NewRequest(record, reporter, StatusChange(now, OPEN)), service
+
+    def links(self, tenant: str, base: str) -> Links:
+        """Public links of the tenant's city, from `base` (MADINA_PUBLIC_URL or the address
+        the call came to)."""
+        _, jurisdiction = self.configured(tenant)
+        return Links(base, jurisdiction.id, jurisdiction.name)
 
     def _route(self, tenant: str, jurisdiction: Jurisdiction, service: Service,
                submission: Submission) -> str | None:
@@ -216,7 +224,18 @@ class Open311Service:
         self.configured(tenant)
         if query.ids is not None:
             return self.tables.requests_by_id(tenant, query.ids)
-        return self.tables.requests(tenant, query.filter)
+        if query.near is None:
+            return self.tables.requests(tenant, query.filter)
+        near, wanted = query.near, query.filter
+        try:
+            found = self.tables.requests_in_box(
+                tenant, nearby.box_around(near.lat, near.long, near.radius),
+                wanted.service_codes, wanted.statuses, wanted.start, wanted.end)
+        except TooMany as exc:
+            raise bad_request(f"{exc} lie around that point: give a smaller radius, a "
+                              "service_code or a status") from None
+        closest = nearby.nearest(found, near.lat, near.long, near.radius)
+        return closest[wanted.offset:wanted.offset + wanted.limit]
 
     def request(self, tenant: str, request_id: str) -> RequestRecord:
         self.configured(tenant)
@@ -238,22 +257,25 @@ class Open311Service:
     def reporters(self, tenant: str, request_id: str) -> list[Reporter]:
         return self.tables.reporters(tenant, request_id)
 
-    def change_status(self, tenant: str, record: RequestRecord, status: str,
-                      status_notes: str | None, author: str, terms: TermMap) -> RequestRecord:
-        """Set open/closed with its notes, record the change, and bring the entity in step;
-        if the entity cannot be written the change is undone."""
-        change = StatusChange(_now(), status, status_notes, author)
-        changed = self.tables.change_status(tenant, record.id, change, status_notes)
-        if changed is None:
-            raise not_found(f"service request {record.id!r} not found")
-        before, after = changed
-        body = entity(after, self.catalogue(tenant).service(after.service_code))
-        try:
-            try:
-                self.broker.replace(tenant, entity_id(after.id), body, terms)
-            except ResourceNotFound:  # deleted through the NGSI-LD API: publish it again
-                self.broker.create(tenant, body, terms)
-        except BaseException:
-            self.tables.restore_status(before, change)
-            raise
-        return after
+    def updates(self, tenant: str, window: UpdateWindow) -> list[tuple[str, StatusChange]]:
+        self.configured(tenant)
+        return self.tables.updates(tenant, window.start, window.end, window.limit,
+                                   window.offset)
+
+    def follow(self, tenant: str, request_id: str, follower: Reporter) -> bool:
+        """`follower` hears of the request's changes from now on (joining it instead of
+        reporting it again); False when that address follows it already. Only open requests
+        can be joined."""
+        record = self.request(tenant, request_id)
+        if record.status != OPEN:
+            raise bad_request(f"service request {request_id} is closed: report the problem "
+                              "again if it came back")
+        return self.tables.add_follower(tenant, record.id, follower)
+
+
+def shown_name(contact: Contact) -> str | None:
+    """How a reporter who chose to be named is shown: first name and last initial."""
+    if not contact.first_name:
+        return None
+    initial = f" {contact.last_name.strip()[0]}." if contact.last_name else ""
+    return f"{contact.first_name.strip()}{initial}"

@@ -17,7 +17,7 @@ from madina.services.open311.errors import bad_request
 
 SINGLE_FIELDS = ("jurisdiction_id", "api_key", "service_code", "lat", "long", "address_string",
                  "address_id", "email", "device_id", "account_id", "first_name", "last_name",
-                 "phone", "description", "media_url")
+                 "phone", "description", "media_url", "anonymous")
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
 ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
@@ -26,7 +26,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LIMITS = {"address_string": 1000, "address_id": 200, "email": 254, "device_id": 200,
           "account_id": 200, "first_name": 200, "last_name": 200, "phone": 50,
           "media_url": 2048, "description": MAX_TEXT, "service_code": 64,
-          "jurisdiction_id": 128, "api_key": 200, "lat": 64, "long": 64}
+          "jurisdiction_id": 128, "api_key": 200, "lat": 64, "long": 64, "anonymous": 5}
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,19 @@ class Submission:
     contact: Contact = Contact()
     api_key: str | None = None
     jurisdiction_id: str | None = None
+    anonymous: bool = True
+    """False: the reporter asked to be named with the request (first name and the initial of
+    the last name); shown anonymously otherwise, by default."""
 
     @property
     def has_coordinates(self) -> bool:
         return self.lat is not None and self.long is not None
 
 
-def read_form(fields: list[tuple[str, str]]) -> Submission:
-    """The arguments of a POST (form-encoded or multipart, already decoded to text fields).
-    Unknown fields are ignored, as clients of many Open311 servers send extras."""
+def read_form(fields: list[tuple[str, str]], with_media: bool = False) -> Submission:
+    """The arguments of a POST (form-encoded or multipart, already decoded to text fields;
+    `with_media`: a photo came as a file part too). Unknown fields are ignored, as clients of
+    many Open311 servers send extras."""
     problems: list[str] = []
     single: dict[str, str] = {}
     attributes: dict[str, list[str]] = {}
@@ -96,6 +100,13 @@ def read_form(fields: list[tuple[str, str]]) -> Submission:
     media_url = texts.get("media_url")
     if media_url is not None and not re.match(r"^https?://[^\s/]+\S*$", media_url):
         problems.append("media_url must be an http or https URL")
+    if media_url is not None and with_media:
+        problems.append("give a photo as media or as media_url, not both")
+    anonymous = texts.get("anonymous") or "true"
+    if anonymous not in ("true", "false"):
+        problems.append("anonymous must be true or false")
+    elif anonymous == "false" and not texts.get("first_name"):
+        problems.append("anonymous=false names the reporter: it needs first_name")
     if problems:
         raise bad_request(*problems)
     return Submission(
@@ -105,7 +116,33 @@ def read_form(fields: list[tuple[str, str]]) -> Submission:
         raw_attributes=attributes,
         contact=Contact(*(texts.get(name) for name in CONTACT_FIELDS)),
         api_key=texts.get("api_key"), jurisdiction_id=texts.get("jurisdiction_id"),
+        anonymous=anonymous != "false",
     )
+
+
+def read_contact(fields: list[tuple[str, str]]) -> Contact:
+    """Who joins an existing request to hear of its changes: `email` (required: it is how
+    they hear) and optionally the other contact fields of a submission."""
+    problems = []
+    given: dict[str, str] = {}
+    for name, value in fields:
+        if name not in CONTACT_FIELDS:
+            continue
+        if CONTROL.search(value):
+            problems.append(f"{name} holds a control character")
+        elif len(value.strip()) > LIMITS[name]:
+            problems.append(f"{name} is longer than {LIMITS[name]} characters")
+        elif name in given:
+            problems.append(f"{name} is given more than once")
+        else:
+            given[name] = value.strip()
+    email = given.get("email")
+    if not email or not EMAIL.match(email):
+        problems.append("email is missing or not an e-mail address: it is how followers hear "
+                        "of the request's changes")
+    if problems:
+        raise bad_request(*problems)
+    return Contact(*(given.get(name) or None for name in CONTACT_FIELDS))
 
 
 def _coordinates(lat_text: str | None, lon_text: str | None,
@@ -210,6 +247,10 @@ def parse_datetime(text: str) -> datetime | None:
 def canonical(moment: datetime) -> str:
     """The stored form of a time: fixed-width UTC text, so string order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_now() -> str:
+    return canonical(datetime.now(UTC))
 
 
 def _shown(text: str) -> str:

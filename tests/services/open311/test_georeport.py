@@ -195,7 +195,11 @@ def test_extensions_add_attributes_and_notes(city: TestClient, api_key: str) -> 
     assert children(root[0]) == [*REQUEST_ELEMENTS, "extended_attributes", "notes"]
     attribute = root[0].find("extended_attributes/attributes/attribute")
     assert children(attribute) == ["code", "values"]
-    assert children(root[0].find("notes/note")) == ["datetime", "status", "description"]
+    assert children(root[0].find("notes/note")) == ["datetime", "status", "state", "reason",
+                                                    "description"]
+    extended = request["extended_attributes"]
+    assert (extended["state"], extended["reason"], extended["duplicate_of"],
+            extended["reported_by"]) == ("open", None, None, "anonymous")
 
 
 def test_filters_dates_status_and_pages(city: TestClient, api_key: str) -> None:

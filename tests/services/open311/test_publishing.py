@@ -56,9 +56,10 @@ def test_the_entity_follows_the_smart_data_model(city: TestClient, api_key: str)
 def test_a_status_change_reaches_the_entity(city: TestClient, api_key: str) -> None:
     request_id = submit(city, pothole(api_key)).json()[0]["service_request_id"]
     path = f"{ADMIN_API}/requests/{request_id}"
-    refused = city.patch(path, json={"status": "closed"}, headers=staff(city, "roads-east"))
+    refused = city.patch(path, json={"state": "closed"}, headers=staff(city, "roads-east"))
     assert refused.status_code == 403
-    closed = city.patch(path, json={"status": "closed", "status_notes": "Filled on Monday"},
+    closed = city.patch(path, json={"state": "closed", "reason": "fixed",
+                                    "status_notes": "Filled on Monday"},
                         headers=staff(city, "roads-west"))
     assert closed.status_code == 200, closed.text
     assert closed.json()["status"] == "closed"
@@ -68,17 +69,19 @@ def test_a_status_change_reaches_the_entity(city: TestClient, api_key: str) -> N
     (public,) = city.get(f"{API}/requests/{request_id}.json?extensions=true").json()
     assert (public["status"], public["status_notes"]) == ("closed", "Filled on Monday")
     assert public["updated_datetime"] >= public["requested_datetime"]
-    assert [(n["status"], n["description"]) for n in public["notes"]] == [
-        ("open", None), ("closed", "Filled on Monday")]
+    assert [(n["status"], n["state"], n["reason"], n["description"]) for n in public["notes"]] \
+        == [("open", "open", None, None), ("closed", "closed", "fixed", "Filled on Monday")]
     assert "mia" not in str(public), "staff names are not public"
     assert city.get(f"{API}/requests.json?status=closed").json()[0]["service_request_id"] == \
         request_id
-    reopened = city.patch(path, json={"status": "open"})
+    reopened = city.patch(path, json={"state": "reopened"})
     assert reopened.status_code == 200
     assert "status_notes" not in entity(city, request_id)
-    for bad in ({"status": "fixed"}, {"status": "open", "owner": "x"}, {},
-                {"status": "open", "status_notes": 5}):
-        assert city.patch(path, json=bad).status_code == 400
+    assert entity(city, request_id)["status"]["value"] == "open"
+    for bad in ({"state": "done"}, {"state": "reopened", "owner": "x"}, {},
+                {"state": "fixed", "status_notes": 5}, {"state": "open"},
+                {"reason": "duplicate", "status_notes": "x"}, {"status": "closed"}):
+        assert city.patch(path, json=bad).status_code == 400, bad
 
 
 def test_an_entity_deleted_through_ngsi_ld_is_published_again(city: TestClient,
@@ -87,7 +90,7 @@ def test_an_entity_deleted_through_ngsi_ld_is_published_again(city: TestClient,
     assert city.delete(f"{NGSI}/urn:ngsi-ld:Open311ServiceRequest:{request_id}"
                        ).status_code == 204
     assert city.patch(f"{ADMIN_API}/requests/{request_id}",
-                      json={"status": "closed"}).status_code == 200
+                      json={"state": "closed"}).status_code == 200
     assert entity(city, request_id)["status"]["value"] == "closed"
 
 

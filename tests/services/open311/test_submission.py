@@ -114,9 +114,9 @@ def test_a_multivaluelist_takes_repeated_values(city: TestClient, api_key: str) 
     ("application/x-www-form-urlencoded", b"service_code=%FF%FE", "the form cannot be read"),
     ("application/x-www-form-urlencoded", b"service_code=a&service_code=b&address_id=1",
      "service_code is given more than once"),
-    ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"media\";"
-     b" filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nJPEG\r\n--x--\r\n",
-     "files are not accepted"),
+    ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; "
+     b"name=\"document\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+     b"PDF\r\n--x--\r\n", "the file part 'document' is not accepted: a photo goes in media"),
 ])
 def test_unreadable_bodies_are_400(city: TestClient, content_type: str, body: bytes,
                                    reason: str) -> None:

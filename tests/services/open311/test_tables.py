@@ -4,6 +4,7 @@ reporter and history in one transaction, filters and paging, status changes and 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -13,19 +14,19 @@ from madina.store.open311 import (
     CatalogueRecord,
     JurisdictionTaken,
     NewRequest,
-    Open311SQL,
     Reporter,
     RequestFilter,
     RequestRecord,
     ServiceArea,
     StatusChange,
 )
+from madina.store.open311_tables import Open311Tables
 
 SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
 
 
 @pytest.fixture
-def tables(settings: Settings) -> Iterator[Open311SQL]:
+def tables(settings: Settings) -> Iterator[Open311Tables]:
     store = settings.store()
     store.open()
     try:
@@ -56,7 +57,7 @@ def request(at: str, service: str = "pothole", status: str = "open") -> NewReque
                       StatusChange(at, status))
 
 
-def test_the_catalogue_is_replaced_whole(tables: Open311SQL) -> None:
+def test_the_catalogue_is_replaced_whole(tables: Open311Tables) -> None:
     tables.replace_catalogue("", catalogue())
     assert tables.catalogue("") == catalogue()
     assert tables.jurisdiction_tenant("city.example") == ""
@@ -68,7 +69,7 @@ def test_the_catalogue_is_replaced_whole(tables: Open311SQL) -> None:
     assert tables.areas_at("", "pothole", 0.5, 0.5) == []
 
 
-def test_a_jurisdiction_belongs_to_one_tenant(tables: Open311SQL) -> None:
+def test_a_jurisdiction_belongs_to_one_tenant(tables: Open311Tables) -> None:
     tables.replace_catalogue("a", catalogue())
     with pytest.raises(JurisdictionTaken):
         tables.replace_catalogue("b", catalogue())
@@ -76,7 +77,7 @@ def test_a_jurisdiction_belongs_to_one_tenant(tables: Open311SQL) -> None:
     assert tables.jurisdiction_tenant("city.example") == "a"
 
 
-def test_areas_are_found_by_their_box(tables: Open311SQL) -> None:
+def test_areas_are_found_by_their_box(tables: Open311Tables) -> None:
     tables.replace_catalogue("", catalogue())
     assert tables.areas_at("", "pothole", 0.5, 0.5) == [("roads", SQUARE)]
     assert tables.areas_at("", "pothole", 1.5, 0.5) == []
@@ -84,26 +85,29 @@ def test_areas_are_found_by_their_box(tables: Open311SQL) -> None:
     assert tables.departments_serving("", "pothole") == ["roads"]
 
 
-def test_a_request_is_stored_with_its_reporter_and_history(tables: Open311SQL) -> None:
-    stored = tables.add_request(request("2026-01-01T10:00:00.000000Z"))
+def test_a_request_is_stored_with_its_reporter_and_history(tables: Open311Tables) -> None:
+    (stored,) = tables.add_requests([request("2026-01-01T10:00:00.000000Z")])
     assert stored.id.isdigit()
     assert tables.request("", stored.id) == stored
     assert tables.request("other", stored.id) is None
     assert tables.reporters("", stored.id)[0].email == "ana@example.org"
-    assert tables.history("", [stored.id]) == {
-        stored.id: [StatusChange("2026-01-01T10:00:00.000000Z", "open")]}
+    (first,) = tables.history("", [stored.id])[stored.id]
+    assert (first.at, first.state, first.note, first.id > 0) == (
+        "2026-01-01T10:00:00.000000Z", "open", None, True)
     assert tables.request_id_of_token("", stored.token) == stored.id
-    tables.delete_request("", stored.id)
+    with tables._atomic() as run:
+        tables.remove_request(run, "", stored.id)
     assert tables.request("", stored.id) is None
     assert tables.reporters("", stored.id) == []
-    again = tables.add_request(request("2026-01-01T10:00:00.000000Z"))
+    (again,) = tables.add_requests([request("2026-01-01T10:00:00.000000Z")])
     assert int(again.id) > int(stored.id), "a number is never given out twice"
 
 
-def test_filters_paging_and_ids(tables: Open311SQL) -> None:
-    ids = [tables.add_request(request(f"2026-01-0{day}T00:00:00.000000Z", service, status)).id
-           for day, service, status in ((1, "pothole", "open"), (2, "graffiti", "open"),
-                                        (3, "pothole", "closed"), (4, "pothole", "open"))]
+def test_filters_paging_and_ids(tables: Open311Tables) -> None:
+    ids = [r.id for r in tables.add_requests([
+        request(f"2026-01-0{day}T00:00:00.000000Z", service, status)
+        for day, service, status in ((1, "pothole", "open"), (2, "graffiti", "open"),
+                                     (3, "pothole", "closed"), (4, "pothole", "open"))])]
     def found(**kw) -> list[str]:
         return [r.id for r in tables.requests("", RequestFilter(**kw))]
     assert found() == ids[::-1]
@@ -116,20 +120,34 @@ def test_filters_paging_and_ids(tables: Open311SQL) -> None:
         [ids[3], ids[0]]
 
 
-def test_a_status_change_and_its_undo(tables: Open311SQL) -> None:
-    stored = tables.add_request(request("2026-01-01T10:00:00.000000Z"))
-    change = StatusChange("2026-01-02T10:00:00.000000Z", "closed", "fixed", "staff-1")
-    before, after = tables.change_status("", stored.id, change, "fixed")
-    assert (before.status, after.status, after.status_notes) == ("open", "closed", "fixed")
-    assert after.updated_at == change.at
-    assert tables.history("", [stored.id])[stored.id][-1] == change
-    tables.restore_status(before, change)
-    assert tables.request("", stored.id) == stored
-    assert len(tables.history("", [stored.id])[stored.id]) == 1
-    assert tables.change_status("", "424242", change, None) is None
+def test_a_state_change_is_stored_with_its_history_or_not_at_all(
+        tables: Open311Tables) -> None:
+    (stored,) = tables.add_requests([request("2026-01-01T10:00:00.000000Z")])
+    change = StatusChange("2026-01-02T10:00:00.000000Z", "closed", "Filled", "staff-1",
+                          "fixed")
+    with tables._atomic() as run:
+        before = tables.lock_request(run, "", stored.id)
+        after = tables.save_state(run, replace(
+            before, state="closed", status="closed", status_notes="Filled", reason="fixed",
+            updated_at=change.at), change)
+    assert before == stored
+    assert (after.state, after.status, after.status_notes, after.reason) == (
+        "closed", "closed", "Filled", "fixed")
+    assert tables.request("", stored.id) == after
+    last = tables.history("", [stored.id])[stored.id][-1]
+    assert (last.state, last.note, last.author, last.reason) == (
+        "closed", "Filled", "staff-1", "fixed")
+    with pytest.raises(RuntimeError), tables._atomic() as run:
+        tables.save_state(run, replace(after, state="reopened", status="open"), change)
+        raise RuntimeError("the entity could not be written")
+    assert tables.request("", stored.id) == after, "rolled back with the transaction"
+    assert len(tables.history("", [stored.id])[stored.id]) == 2
+    with tables._atomic() as run:
+        assert tables.lock_request(run, "", "424242") is None
+        assert tables.lock_request(run, "", "not-a-number") is None
 
 
-def test_app_keys(tables: Open311SQL) -> None:
+def test_app_keys(tables: Open311Tables) -> None:
     key = AppKey("k1", "", "app", "hash-1", False, "2026-01-01T00:00:00.000000Z")
     tables.add_app_key(key)
     assert tables.app_key_by_secret("hash-1") == key
