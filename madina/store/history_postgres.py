@@ -179,7 +179,7 @@ class PostgresHistory:
             return out
         at, deleted = _time(window)
         where, params = _filters(window, at)
-        edges = [parse_canonical(b) for b in boundaries]
+        edges = [datetime.fromisoformat(b) for b in boundaries]  # strptime: 8 µs an edge
         columns = ", ".join(AGGREGATES[m] for m in methods)
         order = "DESC" if newest_first else "ASC"
         rows = self._rows(
