@@ -105,3 +105,23 @@ def require_mqtt() -> str:
     if problem is not None:
         unavailable(problem)
     return mqtt_url()
+
+
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium_path() -> str:
+    """The browser the dashboard tests drive: MADINA_TEST_CHROMIUM or Debian's Chromium."""
+    return os.environ.get("MADINA_TEST_CHROMIUM") or DEFAULT_CHROMIUM
+
+
+def require_chromium() -> str:
+    """Chromium's path, with Playwright importable; skips the test (fails it in CI) when
+    either is missing (`apt-get install chromium`, `pip install -e '.[test]'`)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        unavailable(f"Playwright not installed: {exc}")
+    if not os.access(chromium_path(), os.X_OK):
+        unavailable(f"Chromium not found at {chromium_path()}")
+    return chromium_path()

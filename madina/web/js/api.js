@@ -35,7 +35,9 @@ export class ApiError extends Error {
 
 function describe(status, body) {
   if (Array.isArray(body)) return body.map((e) => e.description).join("; ");
-  if (body && typeof body === "object") return body.detail || body.title || `HTTP ${status}`;
+  if (body && typeof body === "object") {
+    return body.detail || body.error_description || body.title || `HTTP ${status}`;
+  }
   return `HTTP ${status}`;
 }
 
@@ -47,11 +49,14 @@ export function headers(extra = {}) {
   return out;
 }
 
-/** fetch() with the tenant and credential; a 401 with a refresh token refreshes once. */
+/** fetch() with the tenant and credential. A refused credential (expired, revoked) is
+ * refreshed once if it can be, else the session ends and the call is made again without it:
+ * public reads go on working and the page shows that it is signed out. */
 export async function call(path, options = {}, retried = false) {
   const answer = await fetch(path, { ...options, headers: headers(options.headers) });
-  if (answer.status === 401 && !retried && session()?.refresh) {
-    if (await refresh()) return call(path, options, true);
+  if (answer.status === 401 && !retried && session()) {
+    if (!(session().refresh && (await refresh()))) setSession(null);
+    return call(path, options, true);
   }
   return answer;
 }
@@ -81,8 +86,11 @@ export async function signIn(username, password) {
   setSession({ access: body.access_token, refresh: body.refresh_token, user: username });
 }
 
-/** A bearer token pasted as is (the admin token `madina demo` prints, automation's). */
-export function useToken(access) {
+/** A bearer token pasted as is (the admin token `madina demo` prints, automation's),
+ * kept only once the server accepts it. */
+export async function useToken(access) {
+  const answer = await fetch(`${NGSI}/types`, { headers: { ...headers(), Authorization: `Bearer ${access}` } });
+  if (answer.status === 401) throw new ApiError(401, await answer.json().catch(() => null));
   setSession({ access, refresh: null, user: null });
 }
 
@@ -98,7 +106,9 @@ async function refresh() {
   }
 }
 
-export function signOut() {
+/** End the sign-in on the server too (its refresh tokens), then here. */
+export async function signOut() {
+  if (session()?.refresh) await fetch("/auth/logout", { method: "POST", headers: headers() }).catch(() => null);
   setSession(null);
 }
 

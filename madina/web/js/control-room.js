@@ -238,12 +238,13 @@ function setUpSignIn() {
     const form = new FormData(event.target);
     $("sign-in-error").textContent = "";
     try {
-      if (form.get("token")) useToken(String(form.get("token")).trim());
+      if (form.get("token")) await useToken(String(form.get("token")).trim());
       else await signIn(String(form.get("username")), String(form.get("password")));
       event.target.reset();
       dialog.close();
     } catch (exc) {
-      $("sign-in-error").textContent = exc.message;
+      $("sign-in-error").textContent = form.get("token")
+        ? `The token was refused: ${exc.message}` : `Sign-in failed: ${exc.message}`;
     }
   });
   addEventListener("madina:session", renderSession);
