@@ -195,12 +195,16 @@ export function open311(path, params = {}) {
   return json(`${OPEN311}/${path}.json${query.size ? `?${query}` : ""}`);
 }
 
-/** Staff: set a request's status with a public note (the admin API). */
-export function setRequestStatus(id, status, notes) {
+/** Staff: move a request to another workflow `state` (acknowledged, in_progress, fixed,
+ * closed…), add a public note, or both (the admin API). */
+export function moveRequest(id, { state, notes }) {
+  const body = {};
+  if (state) body.state = state;
+  if (notes) body.status_notes = notes;
   return json(`${OPEN311}/admin/requests/${encodeURIComponent(id)}`, {
     method: "PATCH",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(notes ? { status, status_notes: notes } : { status }),
+    body: JSON.stringify(body),
   });
 }
 

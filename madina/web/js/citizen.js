@@ -297,16 +297,18 @@ async function showReport(id) {
   if (state.following !== request.service_request_id) watchReport(request.service_request_id);
   state.following = request.service_request_id;
   const notes = request.notes || [];
-  out.replaceChildren(el("article", { class: `report status-${request.status}`, "data-status": request.status },
+  // The workflow state (extensions) says more than GeoReport's open/closed.
+  const current = request.extended_attributes?.state || request.status;
+  out.replaceChildren(el("article", { class: `report status-${request.status}`, "data-status": request.status, "data-state": current },
     el("h3", {}, `#${request.service_request_id} ${request.service_name || request.service_code}`),
-    el("p", { class: "status-line" }, t("follow.status", { status: statusText(request.status) })),
+    el("p", { class: "status-line" }, t("follow.status", { status: statusText(current) })),
     request.status_notes ? el("p", { lang: "und" }, request.status_notes) : null,
     request.agency_responsible ? el("p", {}, t("follow.department", { department: request.agency_responsible })) : null,
     el("p", { class: "muted" }, t("follow.reported", { when: dateTime(request.requested_datetime) })),
     el("p", { class: "muted" }, t("follow.updated", { when: dateTime(request.updated_datetime) })),
     el("h4", {}, t("follow.history")),
     notes.length ? el("ol", { class: "history" }, notes.map((note) => el("li", {},
-      el("strong", {}, statusText(note.status)), ` · ${dateTime(note.datetime)}`,
+      el("strong", {}, statusText(note.state || note.status)), ` · ${dateTime(note.datetime)}`,
       note.description ? el("p", { lang: "und" }, note.description) : null)))
       : el("p", { class: "muted" }, t("follow.noHistory"))));
 }

@@ -1,7 +1,8 @@
 // The control room's service-request queue: open Open311 requests per department (public
-// GeoReport v2 reads), and for signed-in staff the status change of the admin API.
+// GeoReport v2 reads, with the workflow state of the extensions), and for signed-in staff
+// the moves of the admin API (acknowledge, in progress, fixed, a public note).
 
-import { open311, session, setRequestStatus } from "./api.js";
+import { moveRequest, open311, session } from "./api.js";
 import { age, el } from "./dom.js";
 
 const UNASSIGNED = "(no department yet)";
@@ -21,7 +22,7 @@ export function byDepartment(requests) {
 
 export async function loadRequests() {
   const [open, closed] = await Promise.all([
-    open311("requests", { status: "open", page_size: 1000 }),
+    open311("requests", { status: "open", page_size: 1000, extensions: "true" }),
     open311("requests", { status: "closed", page_size: 1000 }),
   ]);
   return { open, closed };
@@ -42,30 +43,40 @@ export function renderQueue(list, select, open, { onChanged, onSelect }) {
   )) : [el("li", { class: "muted" }, "No open requests.")]));
 }
 
+const MOVES = [
+  ["acknowledged", "Acknowledge"],
+  ["in_progress", "In progress"],
+  ["fixed", "Mark fixed"],
+];
+
 function requestItem(request, staff, onChanged, onSelect) {
   const id = request.service_request_id;
+  const state = request.extended_attributes?.state || request.status;
   const error = el("p", { class: "error", role: "alert" });
   const notes = el("input", { type: "text", name: "notes", maxlength: "4000", "aria-label": `Public note for request ${id}`, placeholder: "Public note (optional)" });
-  const change = async (status, fallbackNote) => {
+  const move = async (to) => {
     error.textContent = "";
-    if (!notes.value.trim() && !fallbackNote) {
+    const note = notes.value.trim();
+    if (!to && !note) {
       error.textContent = "Write the note first.";
       return;
     }
     try {
-      await setRequestStatus(id, status, notes.value.trim() || fallbackNote);
+      await moveRequest(id, { state: to, notes: note });
       onChanged();
     } catch (exc) {
       error.textContent = exc.message;
     }
   };
-  return el("li", { class: "request", "data-request": id },
+  return el("li", { class: "request", "data-request": id, "data-state": state },
     el("button", { type: "button", class: "link", onclick: () => onSelect(request) },
       el("strong", {}, `#${id} ${request.service_name || request.service_code}`)),
+    " ", el("span", { class: "badge" }, state.replace("_", " ")),
     el("p", {}, request.description || request.address || ""),
     el("p", { class: "muted" }, `reported ${age(request.requested_datetime, "en")}`),
     staff ? el("div", { class: "actions" }, notes,
-      el("button", { type: "button", onclick: () => change("closed", "Fixed.") }, "Mark fixed"),
-      el("button", { type: "button", class: "secondary", onclick: () => change("open", null) }, "Add note")) : null,
+      ...MOVES.filter(([to]) => to !== state).map(([to, label]) =>
+        el("button", { type: "button", class: to === "fixed" ? null : "secondary", onclick: () => move(to) }, label)),
+      el("button", { type: "button", class: "secondary", onclick: () => move(null) }, "Add note")) : null,
     error);
 }
