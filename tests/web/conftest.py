@@ -19,7 +19,7 @@ from tests.services import require_chromium
 from tests.web.city import City
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+from PIL import Image
 
 from tests.web.city import ADMIN_TOKEN, City
 from tests.web.conftest import click_map, open_page, screenshot
@@ -11,7 +14,7 @@ WEST_SPOT = (24.9405, 60.1665)
 """A spot in the West district, where `roads-west` handles potholes."""
 
 
-def report_a_pothole(page, description: str) -> str:
+def report_a_pothole(page, description: str, photo: Path | None = None) -> str:
     click_map(page, *WEST_SPOT)
     page.wait_for_selector("#nearby:not([hidden])")
     page.locator("#service").select_option("pothole")
@@ -19,6 +22,8 @@ def report_a_pothole(page, description: str) -> str:
     page.get_by_label("How big is it?").select_option("l")
     page.get_by_label("Describe the problem").fill(description)
     page.get_by_label("E-mail").fill("resident@example.org")
+    if photo is not None:
+        page.get_by_label("Photo (optional)").set_input_files(photo)
     page.get_by_role("button", name="Send the report").click()
     page.wait_for_selector("#report-result:not(:empty)")
     number = re.search(r"report number is (\d+)", page.locator("#report-result").inner_text())
@@ -26,9 +31,11 @@ def report_a_pothole(page, description: str) -> str:
     return number.group(1)
 
 
-def test_a_citizen_reports_a_problem_and_staff_fix_it(context, city: City):
+def test_a_citizen_reports_a_problem_and_staff_fix_it(context, city: City, tmp_path):
+    photo = tmp_path / "pothole.png"
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(photo)
     citizen = open_page(context, "/citizen")
-    request_id = report_a_pothole(citizen, "Deep hole by the tram stop")
+    request_id = report_a_pothole(citizen, "Deep hole by the tram stop", photo)
     screenshot(citizen, "citizen-reported")
     stored = city.http.get(f"/open311/v2/requests/{request_id}.json").json()[0]
     assert stored["agency_responsible"] == "Roads, west"
@@ -36,6 +43,7 @@ def test_a_citizen_reports_a_problem_and_staff_fix_it(context, city: City):
     assert abs(stored["lat"] - WEST_SPOT[1]) < 1e-4
     assert abs(stored["long"] - WEST_SPOT[0]) < 1e-4
     assert stored["description"] == "Deep hole by the tram stop"
+    assert city.http.get(stored["media_url"]).headers["content-type"] == "image/png"
 
     # The citizen follows the report from the list of their own, live.
     citizen.get_by_role("tab", name="Follow a report").click()
