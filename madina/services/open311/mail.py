@@ -16,6 +16,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
@@ -73,7 +74,7 @@ def message_json(subject: str, text: str, headers: dict[str, str] | None = None)
 
 def build(server: SmtpServer, recipient: str, stored: str) -> EmailMessage:
     doc: dict[str, Any] = orjson.loads(stored)
-    message = EmailMessage()
+    message = EmailMessage(policy=UNFOLDED)
     message["From"] = server.sender
     message["To"] = recipient
     message["Subject"] = doc["subject"]
@@ -84,6 +85,11 @@ def build(server: SmtpServer, recipient: str, stored: str) -> EmailMessage:
         message[name] = value
     message.set_content(doc["text"])
     return message
+
+
+UNFOLDED = policy.SMTP.clone(max_line_length=998)
+"""Lines up to RFC 5322's limit: Python folds a long Subject right after its colon, which
+some clients show as a leading blank."""
 
 
 @dataclass(frozen=True)

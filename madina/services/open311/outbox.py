@@ -38,11 +38,12 @@ RETRY_MAX_S = 3600.0
 
 class MailSender:
     def __init__(self, tables: Open311Tables, server: SmtpServer, run: Runner,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0, retry_base: float = RETRY_BASE_S) -> None:
         self.tables = tables
         self.server = server
         self.run = run
         self.poll_interval = poll_interval
+        self.retry_base = retry_base
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,7 +97,7 @@ class MailSender:
                           attempts=attempts, error=outcome.error)
                 await self.run(self.tables.mail_failed, mail.id, outcome.error, None)
             else:
-                delay = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** mail.attempts)
+                delay = min(RETRY_MAX_S, self.retry_base * 2 ** mail.attempts)
                 due = time.time() + delay * random.uniform(0.8, 1.2)
                 log.warning("e-mail not sent; retrying", mail=mail.id, attempts=attempts,
                             retry_in_s=round(delay), error=outcome.error)

@@ -5,16 +5,27 @@ every attribute datatype, and an app's api_key."""
 from __future__ import annotations
 
 import functools
+import socket
+import threading
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import orjson
 import pytest
+from aiosmtpd.controller import Controller
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 from starlette.testclient import TestClient
+
+from madina.app import create_app
+from madina.auth.principal import Principal, Role, Via
+from madina.config import Settings
 
 ADMIN_API = "/open311/v2/admin"
 API = "/open311/v2"
@@ -70,6 +81,13 @@ CATALOGUE: dict[str, Any] = {
                            {"service_code": "noise", "area": CITY}]},
     ],
 }
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The engine's settings, with uploaded photos kept in the test's own directory (with
+    PostgreSQL they would go to the working directory)."""
+    return settings.model_copy(update={"open311_media_dir": str(tmp_path / "media")})
 
 
 @pytest.fixture
@@ -129,3 +147,86 @@ def xml_of(answer: Any) -> ElementTree.Element:
 
 def children(element: ElementTree.Element) -> list[str]:
     return [child.tag for child in element]
+
+
+class Mailbox:
+    """What a real SMTP server (aiosmtpd, on a free loopback port) received: the messages it
+    accepted, parsed; `refuse_next` makes it answer the next messages with that reply."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse_next: list[str] = []
+        self.attempts = 0
+        self._cond = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        with self._cond:
+            self.attempts += 1
+            if self.refuse_next:
+                return self.refuse_next.pop(0)
+            message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+            self.messages.append(message)
+            self._cond.notify_all()
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[EmailMessage]:
+        """The first `count` messages, waiting for them to arrive."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.messages) >= count, timeout)
+            assert len(self.messages) >= count, \
+                f"{len(self.messages)} of {count} e-mails arrived: " \
+                f"{[m['Subject'] for m in self.messages]}"
+            return self.messages[:count]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """A running SMTP server and its port."""
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+def mail_settings(settings: Settings, port: int) -> Settings:
+    """`settings` sending e-mail to the local SMTP server on `port` (plain, on loopback)."""
+    return settings.model_copy(update={
+        "smtp_url": f"smtp://127.0.0.1:{port}", "smtp_starttls": False,
+        "smtp_from": "City of Example <noreply@city.example>",
+        "public_url": "https://city.example"})
+
+
+@pytest.fixture
+def mailing_city(settings: Settings, mailbox: tuple[Mailbox, int]) -> Iterator[TestClient]:
+    """The admin client of an app that sends e-mail to `mailbox`, catalogue loaded."""
+    headers = {"Authorization": f"Bearer {settings.admin_token}"}
+    with TestClient(create_app(mail_settings(settings, mailbox[1])),
+                    headers=headers) as client:
+        assert client.put(f"{ADMIN_API}/catalogue", json=CATALOGUE).status_code == 200
+        yield client
+
+
+def app_key(client: TestClient) -> str:
+    answer = client.post(f"{ADMIN_API}/keys", json={"name": "an app"})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["secret"]
+
+
+def staff(client: TestClient, *departments: str, name: str = "mia") -> dict[str, str]:
+    """A department staff member's credential."""
+    principal = Principal(name, "", frozenset({Role.DEPARTMENT}), Via.PASSWORD,
+                          departments=frozenset(departments))
+    return {"Authorization": f"Bearer {client.app.state.auth.signer.issue(principal, None)}"}

@@ -1,7 +1,8 @@
 """Privacy: a reporter's e-mail, name, phone, device and account never appear in any public
-answer — GeoReport in both formats, the submission's own answer, the NGSI-LD entity — and
-only the staff of the department a request is routed to (or an admin) read them, each
-reading recorded in the audit log."""
+answer — GeoReport in both formats (requests, nearby requests, servicerequestupdates, the
+extensions), the submission's and the follower's own answers, the NGSI-LD entity — and only the
+staff of the department a request is routed to (or an admin) read them, each reading recorded
+in the audit log."""
 
 from __future__ import annotations
 
@@ -39,8 +40,14 @@ def reported(city: TestClient, api_key: str) -> dict[str, str]:
     assert west.status_code == graffiti.status_code == 201, (west.text, graffiti.text)
     token = graffiti.text.split("<token>")[1].split("</token>")[0]
     graffiti_id = city.get(f"{API}/tokens/{token}.json").json()[0]["service_request_id"]
-    return {"west": west.json()[0]["service_request_id"], "graffiti": graffiti_id,
-            "token": token, "answers": west.text + graffiti.text}
+    west_id = west.json()[0]["service_request_id"]
+    follower = city.post(f"{API}/requests/{west_id}/followers.xml",
+                         data={"api_key": api_key, **REPORTER}, headers={"Authorization": ""})
+    moved = city.patch(f"{ADMIN_API}/requests/{west_id}",
+                       json={"state": "in_progress", "status_notes": "On it"})
+    assert follower.status_code in (200, 201) and moved.status_code == 200
+    return {"west": west_id, "graffiti": graffiti_id, "token": token,
+            "answers": west.text + graffiti.text + follower.text}
 
 
 def public_outputs(client: TestClient, ids: dict[str, str]) -> list[str]:
@@ -51,6 +58,8 @@ def public_outputs(client: TestClient, ids: dict[str, str]) -> list[str]:
         paths += [f"{API}/discovery.{fmt}", f"{API}/services.{fmt}",
                   f"{API}/services/pothole.{fmt}", f"{API}/requests.{fmt}",
                   f"{API}/requests.{fmt}?extensions=true",
+                  f"{API}/requests.{fmt}?lat=60.17&long=24.92&radius=5000&extensions=true",
+                  f"{API}/servicerequestupdates.{fmt}",
                   f"{API}/tokens/{ids['token']}.{fmt}"]
         for request_id in (ids["west"], ids["graffiti"]):
             paths += [f"{API}/requests/{request_id}.{fmt}",
@@ -65,7 +74,7 @@ def public_outputs(client: TestClient, ids: dict[str, str]) -> list[str]:
         answer = client.get(path, headers=anonymous)
         assert answer.status_code == 200, (path, answer.text)
         outputs.append(answer.text)
-    assert ids["west"] in "".join(outputs)
+    assert ids["west"] in "".join(outputs) and "On it" in "".join(outputs)
     return outputs
 
 
