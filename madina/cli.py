@@ -137,9 +137,20 @@ def _database_problem(settings: Settings) -> str | None:
 def demo(args: argparse.Namespace) -> int:
     from madina.demo import run_demo
 
-    settings = _settings(args)
-    configure_logging(settings.log_level, settings.log_json)
-    run_demo(settings.host, settings.port, settings.store_database)
+    if args.data_dir and args.db:
+        print("madina demo: give --db or --data-dir, not both", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="madina-demo-") as scratch:
+        configured = os.environ.get("MADINA_DATABASE_URL") or os.environ.get("MADINA_DATABASE")
+        if args.db is None and (args.data_dir or not configured):
+            # The demo's data in the given directory, else in a temporary one.
+            data_dir = Path(args.data_dir or scratch)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            args.db = str(data_dir / "madina.db")
+        settings = _settings(args)
+        configure_logging(settings.log_level, settings.log_json)
+        run_demo(settings.host, settings.port, settings.store_database, speed=args.speed,
+                 seed=args.seed)
     return 0
 
 
@@ -222,8 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=serve)
 
-    p = commands.add_parser("demo", help="run the broker with example city data loaded")
+    p = commands.add_parser("demo", help="run the broker with the demo city replayed into it")
     server_options(p)
+    p.add_argument("--data-dir", help="directory for the demo's database (default: a "
+                                      "temporary one, removed at exit)")
+    from madina.sim.cli import add_commands as add_sim_commands
+    from madina.sim.cli import add_replay_options
+
+    add_replay_options(p)
     p.set_defaults(func=demo)
 
     contexts = commands.add_parser("contexts", help="manage the JSON-LD @context cache")
@@ -249,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     from madina.services.open311.cli import add_commands as add_open311_commands
 
     add_open311_commands(commands, lambda args: _settings(args).store(), DB_HELP)
+    add_sim_commands(commands)
     return parser
 
 

@@ -40,8 +40,9 @@ STARTUP_TIMEOUT_S = 30.0
 BATCH_SIZE = 100
 
 
-def run_demo(host: str, port: int, db: str) -> None:
-    """Serve a broker on `host:port` backed by `db` and load the demo city into it.
+def run_demo(host: str, port: int, db: str, speed: float = 60.0, seed: int = 1026) -> None:
+    """Serve a broker on `host:port` backed by `db` and load the demo city into it, then replay
+    the simulated city (`madina.sim`) at `speed` with `seed` until the server stops.
 
     Blocks until the server stops (Ctrl-C). The loader runs in a side thread so that uvicorn keeps
     the main thread and with it the signal handling that makes Ctrl-C a clean shutdown. Access
@@ -67,12 +68,16 @@ def run_demo(host: str, port: int, db: str) -> None:
     )  # the same uvicorn settings as `madina serve`; logging is configured by the CLI
     server = uvicorn.Server(config)
     base_url = f"http://{_client_host(host)}:{port}"
+    stop = threading.Event()
     loader = threading.Thread(target=_load_when_ready,
-                              args=(server, base_url, token, settings.mqtt_url), daemon=True)
+                              args=(server, base_url, token, settings.mqtt_url, stop, speed,
+                                    seed), daemon=True)
     loader.start()
     try:
         server.run()
     finally:
+        stop.set()
+        loader.join(timeout=10)
         if embedded is not None:
             embedded.stop()
 
@@ -82,7 +87,8 @@ def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-def _load_when_ready(server: uvicorn.Server, base_url: str, token: str, mqtt_url: str) -> None:
+def _load_when_ready(server: uvicorn.Server, base_url: str, token: str, mqtt_url: str,
+                     stop: threading.Event, speed: float, seed: int) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the loader's requests are not news
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, timeout=30.0, headers=headers) as client:
@@ -99,6 +105,21 @@ def _load_when_ready(server: uvicorn.Server, base_url: str, token: str, mqtt_url
             return
     print(_welcome(base_url, loaded, token))
     print("\n".join([*devices, ""]))
+    _simulate(server, base_url, token, mqtt_url, stop, speed, seed)
+
+
+def _simulate(server: uvicorn.Server, base_url: str, token: str, mqtt_url: str,
+              stop: threading.Event, speed: float, seed: int) -> None:
+    """Replay the demo city until the server stops; a failure stops the demo, loudly."""
+    from madina.sim.replay import run_simulation
+
+    print(f"Simulated Helsinki: {speed:g} simulated seconds per second, seed {seed} "
+          "(docs/demo.md tells what happens when)")
+    try:
+        run_simulation(base_url, token, mqtt_url, speed=speed, seed=seed, stop=stop)
+    except (httpx.HTTPError, RuntimeError, OSError) as error:
+        print(f"madina demo: the city simulation failed: {error}")
+        server.should_exit = True
 
 
 def _wait_for_health(client: httpx.Client) -> bool:
@@ -210,7 +231,7 @@ def _welcome(base_url: str, loaded: int, token: str) -> str:
             f"  curl -X PATCH '{api}/entities/urn:ngsi-ld:ParkingSpot:helsinki-001/attrs' "
             "-H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
             "-d '{\"status\": {\"type\": \"Property\", \"value\": \"free\"}}'",
-            "Ctrl-C stops the broker; the data stays in the database file.",
+            "Ctrl-C stops the demo; its data stays only with --data-dir or --db.",
             "",
         ]
     )
