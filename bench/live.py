@@ -12,7 +12,9 @@ measurements:
    value, and write→event latency is the time from sending the PATCH to a client reading the
    message, over every (client, event) pair: p50 and p99.
 
-Clients, writer and server share the machine's cores, so the figures are lower bounds.
+Clients, writer and server share the machine's cores, so the figures are lower bounds. First,
+without any server, the hub's own CPU cost: judging and queueing 1,000 changes for 100 streams
+in one process, with one representation shared by all and with one each.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ import httpx
 import orjson
 
 from bench import pgdb, server
+from madina.api.live_stream import LiveHub, Representation
+from madina.context.jsonld import ContextResolver
+from madina.context.live_filter import LiveFilter
+from madina.context.query import parse_type_expression
+from madina.events.model import UPDATED, ChangeEvent
 
 TYPE = "BenchSensor"
 HOT = f"urn:ngsi-ld:{TYPE}:hot"
@@ -173,6 +180,41 @@ def _serve_and_measure(engine: str, database: str, workdir: Path,
         return asyncio.run(measure(engine, args.port, args))
 
 
+class _NoFeed:
+    """The hub's feed, for the ceiling: nothing to subscribe to, the changes are handed in."""
+
+    cursor = "0"
+
+    def subscribe(self, reader: object) -> None:
+        pass
+
+    def unsubscribe(self, reader: object) -> None:
+        pass
+
+
+def fanout_ceiling(streams: int = 100, changes: int = 1000) -> list[str]:
+    """µs of one core per change and stream, as `LiveHub` spends them on the event loop."""
+
+    async def measure_hub(shared: bool) -> float:
+        terms = ContextResolver(allow_remote=False).core()
+        sensor_type, temperature = terms.expand(TYPE), terms.expand("temperature")
+        batch = [ChangeEvent("", f"urn:ngsi-ld:{TYPE}:{n}", UPDATED, "2026-11-21T09:00:00Z",
+                             [sensor_type], {"id": f"urn:ngsi-ld:{TYPE}:{n}", "type": [sensor_type],
+                                             temperature: [{"type": "Property", "value": 20.5}]},
+                             {temperature: UPDATED}, {}, str(n)) for n in range(changes)]
+        hub = LiveHub(_NoFeed(), queue_frames=changes + 1)  # type: ignore[arg-type]
+        for n in range(streams):
+            hub.connect(LiveFilter("", types=parse_type_expression(TYPE, terms)),
+                        Representation(terms, "keyValues", lang=None if shared else str(n)))
+        started = time.perf_counter()
+        hub._read(batch)
+        return (time.perf_counter() - started) / (changes * streams) * 1e6
+
+    return [f"hub alone, {streams} streams, {label}: "
+            f"{asyncio.run(measure_hub(shared)):.1f} µs per change and stream"
+            for label, shared in (("one representation", True), ("one each", False))]
+
+
 def render(results: list[Result], args: argparse.Namespace) -> str:
     lines = [
         "| engine | SSE clients | entities written/s | events delivered/s | write→event p50 ms "
@@ -202,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--port", type=int, default=18026)
     args = parser.parse_args(argv)
+    print("\n".join(fanout_ceiling()), end="\n\n")
     with tempfile.TemporaryDirectory(prefix="madina-live-bench-") as tmp:
         results = [run(engine.strip(), Path(tmp), args) for engine in args.engines.split(",")]
     print(render(results, args))
