@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ import structlog
 
 from madina.context.broker import now_iso
 from madina.context.errors import NgsiError
-from madina.context.jsonld import CORE_CONTEXT_URL, ContextResolver
+from madina.context.jsonld import CORE_CONTEXT_URL, ContextResolver, TermMap
 from madina.context.notification_body import features, notification, notified_entity
 from madina.context.representation import render_entity
 from madina.context.subscription_match import Compiled, SubscriptionIndex, compile_subscription
@@ -54,10 +54,14 @@ RECOMPILE_FAILED_S = 60.0
 Key = tuple[str, str]
 
 
+Resolve = Callable[[Any], Awaitable[TermMap]]
+"""A @context value to its term map (ContextResolver.resolve, run where the resolver lives)."""
+
+
 class SubscriptionMatcher:
-    def __init__(self, store: Store, resolver: ContextResolver, timeout: float = 10.0) -> None:
+    def __init__(self, store: Store, resolve: Resolve, timeout: float = 10.0) -> None:
         self.store = store
-        self.resolver = resolver
+        self.resolve = resolve
         self.timeout = timeout
         """Seconds per attempt when the endpoint sets no `timeout`."""
         self.index = SubscriptionIndex([])
@@ -89,8 +93,8 @@ class SubscriptionMatcher:
                 compiled[key] = known
                 continue
             try:
-                terms = await self.resolver.resolve(stored.doc.get("_context"))
-                q_terms = await self.resolver.resolve(stored.doc.get("_qContext"))
+                terms = await self.resolve(stored.doc.get("_context"))
+                q_terms = await self.resolve(stored.doc.get("_qContext"))
                 compiled[key] = (stored.modified_at, compile_subscription(
                     stored.tenant, stored.doc, stored.created_at, terms, q_terms))
             except NgsiError as exc:
@@ -252,7 +256,19 @@ class SubscriptionMatcher:
 
 def notifier(settings: Settings, store: Store, feed: ChangeFeed,
              resolver: ContextResolver) -> Notifier:
-    """The notifier of one worker process, as the settings ask (app lifespan)."""
+    """The notifier of one worker process, as the settings ask (called in the app lifespan,
+    on the app's event loop). It runs on a thread of its own; on the embedded engine with a
+    connection of its own too. The @context resolver stays on the app's loop, where its
+    downloads and caches live."""
+    app_loop = asyncio.get_running_loop()
+
+    async def resolve(context: Any) -> TermMap:
+        return await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(resolver.resolve(context), app_loop))
+
+    owns_store = store.runs_on_loop and settings.store_database != ":memory:"
+    if owns_store:
+        store = settings.store()
     policy = DeliveryPolicy(
         timeout=settings.notification_timeout,
         concurrency=settings.notification_concurrency,
@@ -260,6 +276,6 @@ def notifier(settings: Settings, store: Store, feed: ChangeFeed,
         retry_base=settings.notification_retry_base,
         retry_max=settings.notification_retry_max,
     )
-    matcher = SubscriptionMatcher(store, resolver, settings.notification_timeout)
+    matcher = SubscriptionMatcher(store, resolve, settings.notification_timeout)
     return Notifier(store, feed, matcher, Deliverer(store, policy),
-                    poll_interval=settings.change_poll_interval)
+                    poll_interval=settings.change_poll_interval, owns_store=owns_store)

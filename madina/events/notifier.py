@@ -19,7 +19,9 @@ business (madina.context.notifications): this module only moves changes and rows
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -56,45 +58,94 @@ class Matcher(Protocol):
 
 
 class Notifier:
+    """Matches and delivers on a thread of its own with its own event loop: a worker busy
+    with requests would otherwise make notifications wait behind every request callback; with
+    a thread of their own they get their turns of the interpreter whatever the request load.
+
+    `owns_store`: the store is this notifier's alone, opened and closed on its thread (the
+    embedded engine: a connection of its own, so its reads never land inside a transaction
+    the request thread has open on the shared one)."""
+
     def __init__(
         self, store: Store, feed: ChangeFeed, matcher: Matcher, deliverer: Deliverer,
-        poll_interval: float = 0.025,
+        poll_interval: float = 0.025, owns_store: bool = False,
     ) -> None:
         self.store = store
         self.feed = feed
         self.matcher = matcher
         self.deliverer = deliverer
         self.poll_interval = poll_interval
+        self.owns_store = owns_store
         self.cursor: str | None = None
         """The change-log position after the last batch matched (the leader's)."""
         self.leading: Callable[[], bool] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
-        """Before the app serves anything: on a database that never had a notifier, changes
-        are matched from now on (what committed before subscriptions could exist notifies
-        nobody), whichever process leads later."""
+        """Returns once the notifier's thread runs. Before the app serves anything: on a
+        database that never had a notifier, changes are matched from now on (what committed
+        before subscriptions could exist notifies nobody), whichever process leads later."""
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._thread_main, args=(started,),
+                                        name="madina-notifier", daemon=True)
+        self._thread.start()
+        await asyncio.wrap_future(started)
+        self.feed.subscribe(self.wake)
+
+    async def stop(self) -> None:
+        self.feed.unsubscribe(self.wake)
+        if self._thread is None:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop ended on its own meanwhile
+                self._loop.call_soon_threadsafe(self._stopping.set)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    def wake(self, _events: Any = None) -> None:
+        """Match now; callable from any thread (the change feed calls it on the app's)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._wake.set)
+
+    def _thread_main(self, started: concurrent.futures.Future[None]) -> None:
+        asyncio.run(self._serve(started))
+
+    async def _serve(self, started: concurrent.futures.Future[None]) -> None:
+        self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        try:
+            if self.owns_store:
+                self.store.open()
+            await self._init_cursor()
+            await self.deliverer.start()
+        except BaseException as exc:
+            if self.owns_store:
+                self.store.close()
+            started.set_exception(exc)
+            return
+        started.set_result(None)
+        task = asyncio.create_task(self._run(), name="madina-notifier")
+        try:
+            await self._stopping.wait()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.deliverer.stop()
+            if self.owns_store:
+                self.store.close()
+
+    async def _init_cursor(self) -> None:
         subscriptions = self.store.subscriptions
         if await self._call(subscriptions.cursor, CONSUMER) is None:
             latest = await self._call(self.store.latest_change_cursor)
             await self._call(subscriptions.init_cursor, CONSUMER, latest or FROM_THE_START)
-        await self.deliverer.start()
-        self.feed.subscribe(self.wake)
-        self._task = asyncio.create_task(self._run(), name="madina-notifier")
-
-    async def stop(self) -> None:
-        self.feed.unsubscribe(self.wake)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.deliverer.stop()
-
-    def wake(self, _events: Any = None) -> None:
-        self._wake.set()
 
     async def _run(self) -> None:
         while True:
