@@ -13,11 +13,15 @@ BENCH_ARGS ?= --workers 2
 HOST ?= 127.0.0.1
 PORT ?= 1026
 DB ?= madina.db
+SPEED ?= 60
+SEED ?= 1026
 
 .PHONY: demo test serve bench lint install clean
 
+# The demo's database lives in a temporary directory unless DEMO_DIR names one to keep.
 demo: $(STAMP)
-	$(BIN)/madina demo --host $(HOST) --port $(PORT) --db $(DB)
+	$(BIN)/madina demo --host $(HOST) --port $(PORT) --speed $(SPEED) --seed $(SEED) \
+		$(if $(DEMO_DIR),--data-dir $(DEMO_DIR))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

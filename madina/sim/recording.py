@@ -29,7 +29,7 @@ class LoopDetector:
     lat: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LoopMinute:
     vehicles: int
     occupancy: float
