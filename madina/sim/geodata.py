@@ -34,6 +34,17 @@ def layer(name: str) -> dict[str, Any]:
     return json.loads(gzip.decompress(layer_bytes(name)))
 
 
+def district_of(lon: float, lat: float) -> str | None:
+    """The name of the (approximate) district holding the point, if any."""
+    from shapely.geometry import Point, shape
+
+    point = Point(lon, lat)
+    for feature in layer("districts")["features"]:
+        if shape(feature["geometry"]).covers(point):
+            return feature["properties"]["name"]
+    return None
+
+
 def bounds() -> tuple[float, float, float, float]:
     """(west, south, east, north) of the streets: the area the demo city covers."""
     xs, ys = [], []

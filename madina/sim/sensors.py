@@ -323,10 +323,14 @@ def meters(seed: int) -> list[Sensor]:
             return {"e": f"{total:.2f}", "p": _number(power)}
 
         device = f"meter-{building.id.rsplit(':', 1)[-1]}"
+        address = {"addressLocality": "Helsinki", "addressCountry": "FI",
+                   "district": geodata.district_of(building.lon, building.lat)}
         sensors.append(Sensor(METER, device, f"{building.name} electricity meter",
                               building.lon, building.lat, read, [
                                   {"name": "refBuilding", "type": "Relationship",
-                                   "value": building.id}]))
+                                   "value": building.id},
+                                  # The energy service sums buildings per address.district.
+                                  {"name": "address", "type": "Property", "value": address}]))
     return sensors
 
 

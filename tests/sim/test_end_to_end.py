@@ -80,6 +80,9 @@ def test_a_fast_replay_fills_the_city_through_its_public_interfaces(server) -> N
         for kind, attribute in KINDS.items():
             eventually(lambda k=kind, a=attribute: entities(k, a), timeout=15)
 
+        meter = entities("ACMeasurement", "address")[0]
+        assert meter["address"]["district"] and meter["refBuilding"].startswith("urn:ngsi-ld:")
+
         requests = client.get("/open311/v2/requests.json").json()
         assert len(requests) == stats.reports_filed
         assert all(r["agency_responsible"].endswith("street maintenance") for r in requests)

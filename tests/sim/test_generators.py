@@ -129,6 +129,7 @@ def test_static_entities_and_devices_describe_real_places() -> None:
     assert len({s.device_id for s in all_sensors}) == len(all_sensors)
     meters = [s for s in all_sensors if s.kind is sensors.METER]
     assert {m.static[0]["value"] for m in meters} == {b["id"] for b in buildings}
+    assert all(m.static[1]["value"]["district"] for m in meters)
 
 
 def test_an_energy_register_only_counts_up_across_midnight() -> None:
