@@ -81,6 +81,8 @@ _SCOPE = re.compile(r"^(/[^/\s#+]+)+$")
 _FORBIDDEN_NAME = re.compile(r"[\s<>\"'=;()\\\x00-\x1f\x7f]")
 _VALID_NAMES: set[str] = set()
 _NAME_MEMO_LIMIT = 100_000
+_CANONICAL_DATETIMES: dict[str, str] = {}
+_DATETIME_MEMO_LIMIT = 4096
 
 
 class TermMap(Protocol):
@@ -123,7 +125,13 @@ def check_name(name: str, where: str) -> None:
 
 
 def canonical_datetime(value: Any, where: str) -> str:
-    """Store DateTimes as microsecond UTC strings so that string order is time order."""
+    """Store DateTimes as microsecond UTC strings so that string order is time order.
+
+    The attributes of one measurement share its observedAt, and a batch holds many
+    measurements of the same moment: converted strings are remembered (boundedly), since
+    formatting one costs more than the rest of a plain Property's checks together."""
+    if value.__class__ is str and (known := _CANONICAL_DATETIMES.get(value)) is not None:
+        return known
     if not isinstance(value, str) or "T" not in value:
         raise bad(where, f"{value!r} is not an ISO 8601 DateTime")
     try:
@@ -135,7 +143,11 @@ def canonical_datetime(value: Any, where: str) -> str:
         raise bad(where, f"{value!r} is not an ISO 8601 DateTime") from None
     # isoformat pads the year to four digits (strftime's %Y gives "999" for 999), which
     # string order needs.
-    return moment.isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
+    canonical = moment.isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
+    if len(_CANONICAL_DATETIMES) >= _DATETIME_MEMO_LIMIT:
+        _CANONICAL_DATETIMES.clear()
+    _CANONICAL_DATETIMES[value] = canonical
+    return canonical
 
 
 def display_datetime(value: str) -> str:

@@ -39,6 +39,8 @@ from madina.context.errors import BadRequestData
 
 #: JSON scalars: a Property holding one needs no depth, geometry or null check.
 _SCALARS = frozenset({str, int, float, bool})
+#: Members of the attribute shapes `_plain_instance` builds without the general walk.
+_PLAIN_MEMBERS = frozenset({"type", "value", "observedAt", "unitCode"})
 #: Per kind, the content members of the other kinds, which it must not carry.
 _FOREIGN_CONTENT = {
     kind: frozenset(CONTENT_MEMBER.values()) - {member} for kind, member in CONTENT_MEMBER.items()
@@ -162,15 +164,15 @@ def _parse_attribute(
 
 def _plain_instance(name: str, expanded: str, value: Any) -> dict[str, Any] | None:
     """The instance for the shapes almost every device sends — `{"type": "Property", "value":
-    <scalar>}`, a bare concise scalar, `{"type": "GeoProperty", "value": <geometry>}` — or
-    None for anything else.
+    <scalar>}`, a bare concise scalar, `{"type": "GeoProperty", "value": <geometry>}`, each
+    possibly with observedAt and unitCode — or None for anything else.
 
     These shapes need no more checks than the ones made here, so they skip the general walk
     below, which would build the very same instance (or raise the same error), only slower."""
     if value.__class__ is not dict:
         kind, content = PROPERTY, value
-    elif len(value) == 2 and "value" in value:
-        kind, content = value.get("type"), value["value"]
+    elif "value" in value and _PLAIN_MEMBERS.issuperset(value):
+        kind, content = value.get("type", PROPERTY), value["value"]
     else:
         return None
     if kind == PROPERTY:
@@ -185,7 +187,16 @@ def _plain_instance(name: str, expanded: str, value: Any) -> dict[str, Any] | No
             raise bad(f"attribute {name}", error.detail) from None
     else:
         return None
-    return {"type": kind, "value": content}
+    instance = {"type": kind, "value": content}
+    if value.__class__ is dict:
+        for key, member in value.items():  # in input order, as `_parse_instance` keeps them
+            if key == "observedAt":
+                instance[key] = canonical_datetime(member, f"attribute {name}.observedAt")
+            elif key == "unitCode":
+                if not isinstance(member, str) or not member:
+                    raise bad(f"attribute {name}", "'unitCode' must be a non-empty string")
+                instance[key] = member
+    return instance
 
 
 def _looks_like_attribute(value: Any) -> bool:
