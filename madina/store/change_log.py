@@ -30,3 +30,18 @@ def canonical(moment: datetime) -> str:
 
 class BadCursor(ValueError):
     """A cursor this engine never handed out (e.g. a forged `Last-Event-ID`)."""
+
+
+MAX_SEQ = 2**63 - 1
+"""Change sequence numbers are 64-bit signed integers on both engines."""
+
+
+def cursor_seq(cursor: str | None) -> int:
+    """The sequence number a cursor names (0: before the first change). Anything else is a
+    BadCursor here, so a forged cursor never reaches the database as a number it cannot hold
+    (SQLite and PostgreSQL would fail on one past 64 bits) nor as a non-ASCII digit."""
+    if cursor is None:
+        return 0
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_SEQ:
+        raise BadCursor(f"{cursor!r} is not a change-log cursor")
+    return int(cursor)

@@ -12,7 +12,7 @@ import psycopg
 import structlog
 
 from madina.store.base import ChangeRow, InstanceRow, StoredChange
-from madina.store.change_log import BadCursor, canonical, parse_canonical, to_json
+from madina.store.change_log import canonical, cursor_seq, parse_canonical, to_json
 from madina.store.postgres_partitions import HISTORY
 
 log = structlog.get_logger("madina.store")
@@ -88,7 +88,7 @@ def changes_after(
 ) -> list[StoredChange]:
     """The changes after `cursor` in sequence order, stopping before a gap that may still
     fill: nothing can later appear before the cursor returned last."""
-    after = _position(cursor)
+    after = cursor_seq(cursor)
     rows = conn.execute(
         "SELECT seq, tenant, entity_id, kind, at, payload::text FROM changes"
         " WHERE seq > %s ORDER BY seq LIMIT %s",
@@ -123,12 +123,3 @@ def latest_cursor(conn: psycopg.Connection) -> str:
 
 def prune(conn: psycopg.Connection, before: str) -> int:
     return conn.execute("DELETE FROM changes WHERE at < %s", (parse_canonical(before),)).rowcount
-
-
-def _position(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise BadCursor(f"{cursor!r} is not a change-log cursor")
-    return int(cursor)
-

@@ -8,7 +8,7 @@ import sqlite3
 import orjson
 
 from madina.store.base import ChangeRow, InstanceRow, StoredChange
-from madina.store.change_log import BadCursor, to_json
+from madina.store.change_log import cursor_seq, to_json
 
 
 def record(
@@ -42,7 +42,7 @@ def changes_after(
     rows = conn.execute(
         "SELECT seq, tenant, entity_id, kind, at, payload FROM changes WHERE seq > ?"
         " ORDER BY seq LIMIT ?",
-        (_seq(cursor), limit),
+        (cursor_seq(cursor), limit),
     )
     return [
         StoredChange(str(seq), tenant, ChangeRow(entity_id, kind, at, orjson.loads(payload)))
@@ -58,10 +58,3 @@ def latest_cursor(conn: sqlite3.Connection) -> str | None:
 def prune(conn: sqlite3.Connection, before: str) -> int:
     return conn.execute("DELETE FROM changes WHERE at < ?", (before,)).rowcount
 
-
-def _seq(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise BadCursor(f"{cursor!r} is not a change-log cursor")
-    return int(cursor)

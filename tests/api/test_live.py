@@ -273,7 +273,7 @@ def test_a_quiet_stream_keeps_its_resume_point_fresh(server: Server) -> None:
     assert heartbeat.data is None
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "expired"])
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "²", "-1", "9" * 20, "expired"])
 def test_an_unusable_cursor_resets_the_stream(server: Server, cursor: str) -> None:
     writer = server.client()
     create(writer, sensor(1, 20))
@@ -286,7 +286,7 @@ def test_an_unusable_cursor_resets_the_stream(server: Server, cursor: str) -> No
         create(writer, sensor(3, 20))
         until(lambda: len(server.app.state.changes.recent) == 3)
         server.app.state.changes.recent.clear()
-    with server.client() as reader, stream(reader, headers={"Last-Event-ID": cursor}) as events:
+    with server.client() as reader, stream(reader, {"lastEventId": cursor}) as events:
         reset = events.next()
         assert events.next() is None  # a reset ends the stream
     assert reset is not None and reset.event == "reset"
