@@ -49,13 +49,25 @@ function redrawAll() {
   indicators();
 }
 
-async function reload() {
-  const all = await entities({ type: ALL_TYPES.join(",") });
+function snapshot() {
+  return entities({ type: ALL_TYPES.join(",") });
+}
+
+async function reload(pending = snapshot()) {
+  const all = await pending;
   state.entities = new Map(all.map((e) => [e.id, e]));
   redrawAll();
 }
 
-/** A frame's worth of live messages: the latest per entity, applied at once. */
+/** What the map draws of an entity: a change of anything else (most sensor readings) needs
+ * no redraw. */
+function drawn(layer, entity) {
+  if (!entity?.location || (layer.show && !layer.show(entity))) return null;
+  return `${layer.state(entity)}|${JSON.stringify(entity.location)}`;
+}
+
+/** A frame's worth of live messages: the latest per entity, applied at once; a layer is
+ * redrawn only when what it draws changed. */
 function applyBatch(batch) {
   const dirty = new Set();
   let requestsChanged = false;
@@ -64,15 +76,16 @@ function applyBatch(batch) {
     const type = localName(message.type);
     const layer = LAYER_OF_TYPE[type];
     if (!layer) continue;
-    dirty.add(layer);
+    const before = drawn(layer, state.entities.get(message.id));
     if (message.kind === "deleted" || !message.matches || !message.entity) state.entities.delete(message.id);
     else state.entities.set(message.id, plain(message.entity));
+    if (drawn(layer, state.entities.get(message.id)) !== before) dirty.add(layer);
     requestsChanged ||= type === "Open311ServiceRequest";
     energyChanged ||= type === "Building";
     if (state.selected === message.id) refreshDetails();
   }
   dirty.forEach(redraw);
-  if (dirty.has(LAYER_OF_TYPE.Alert)) {
+  if ([...batch.values()].some((m) => localName(m.type) === "Alert")) {
     renderAlerts($("alert-list"), activeAlerts(state.entities.values()), select);
     refreshCap();
   }
@@ -265,6 +278,26 @@ function legend() {
 
 async function main() {
   const config = await webConfig();
+  // The stream opens before the first load, and what it sends meanwhile waits: no change
+  // between the load and the stream is missed, and replaying one the load already saw
+  // ends at the same state. The load itself runs while the map starts.
+  const waiting = [];
+  let loaded = false;
+  let resetEarly = false;
+  let connected;
+  const streaming = new Promise((resolve) => { connected = resolve; });
+  const queue = frameBatcher(applyBatch);
+  const live = new LiveStream({ type: ALL_TYPES.join(","), options: "keyValues" }, {
+    onEvent: (message) => (loaded ? queue(message.id, message) : waiting.push(message)),
+    onReset: () => (loaded ? reload() : (resetEarly = true)),
+    onStatus: (status) => {
+      connected(); // live, or refused: the load goes ahead either way
+      $("live-status").textContent = status === "live" ? "Live" : "Reconnecting…";
+      $("live-status").className = `status ${status}`;
+    },
+  }).start();
+  const first = streaming.then(snapshot);
+  const requests = loadRequests().catch(() => ({ open: [], closed: [] }));
   map = await cityMap($("map"), config);
   for (const layer of LAYERS) {
     map.addSource(`domain-${layer.id}`, { type: "geojson", data: { type: "FeatureCollection", features: [] } });
@@ -284,30 +317,23 @@ async function main() {
   $("department").addEventListener("change", () => renderQueue($("queue-list"), $("department"), state.requests.open, { onChanged: refreshRequests, onSelect: select }));
   setUpSignIn();
 
-  // The stream opens before the first load, and what it sends meanwhile waits: no change
-  // between the load and the stream is missed, and replaying one the load already saw
-  // ends at the same state.
-  const waiting = [];
-  let loaded = false;
-  const queue = frameBatcher(applyBatch);
-  const live = new LiveStream({ type: ALL_TYPES.join(","), options: "keyValues" }, {
-    onEvent: (message) => (loaded ? queue(message.id, message) : waiting.push(message)),
-    onReset: reload,
-    onStatus: (status) => {
-      $("live-status").textContent = status === "live" ? "Live" : "Reconnecting…";
-      $("live-status").className = `status ${status}`;
-    },
-  }).start();
-  await reload();
+  await reload(first);
   loaded = true;
+  if (resetEarly) await reload();
   waiting.forEach((message) => queue(message.id, message));
+  state.requests = await requests;
   renderSession();
-  refreshRequests();
+  indicators();
   refreshCap();
   refreshEnergy();
   setInterval(refreshCap, 60_000);
   setInterval(refreshRequests, 60_000);
   setInterval(refreshEnergy, 300_000);
+  // Alerts also end by the clock (validTo passes) without any change to stream.
+  setInterval(() => {
+    redraw(LAYER_OF_TYPE.Alert);
+    renderAlerts($("alert-list"), activeAlerts(state.entities.values()), select);
+  }, 30_000);
   // A handle for operators' browser consoles and the end-to-end tests.
   window.madina = { map, state, live };
   document.body.dataset.ready = "true";
