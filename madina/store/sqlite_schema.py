@@ -420,6 +420,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX open311_alerts_box ON open311_alerts (tenant, min_lon, max_lon);
     CREATE INDEX open311_alerts_email ON open311_alerts (tenant, email);
     """,
+    # 12: Open311 listings by service and status, the usual filter pair of GET requests and of
+    # the duplicate search near a point: one index each answers them without reading a row
+    # that does not match (the single-column indexes read every row of the other value).
+    """
+    CREATE INDEX open311_requests_service_status
+        ON open311_requests (tenant, service_code, status, requested_at);
+    CREATE INDEX open311_requests_service_place
+        ON open311_requests (tenant, service_code, status, lat, long);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
