@@ -27,6 +27,7 @@ MODULES = (
     ("environment_react", "Environment services, react calls/s (issue 6)"),
     ("traffic_energy_react", "Traffic and energy services, react calls/s (issue 6)"),
     ("safety_react", "Safety services, react calls/s (issue 6)"),
+    ("open311", "Open311 submissions and listings (issue 7)"),
 )
 
 
