@@ -78,6 +78,9 @@ def test_reports_nearby_are_shown_before_reporting_again(context, city: City):
     request_id = city.ok(answer).json()[0]["service_request_id"]
     second = open_page(context, "/citizen")
     click_map(second, WEST_SPOT[0] + 0.0003, WEST_SPOT[1])  # ~17 m east
+    # Open reports in view are dots on the map, before any place is chosen.
+    second.wait_for_function("""(id) => madina.map.queryRenderedFeatures({layers: ['reports']})
+        .some((f) => f.properties.id === id)""", arg=request_id)
     nearby = second.locator("#nearby-list li", has_text=f"#{request_id} Pothole")
     nearby.wait_for()
     nearby.get_by_role("button", name="Follow this report").click()

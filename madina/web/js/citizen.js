@@ -107,7 +107,22 @@ function place() {
   return [centre.lng, centre.lat];
 }
 
-// -- nearby reports (duplicates) --------------------------------------------------------------
+// -- open reports on the map and nearby (duplicates) ------------------------------------------
+
+/** The open reports in view, as dots: what is already known around. */
+const refreshReports = debounce(async () => {
+  const bounds = state.map.getBounds();
+  const [w, s, e, n] = [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()];
+  const open = await entities({
+    type: "Open311ServiceRequest", q: 'status=="open"', georel: "within", geometry: "Polygon",
+    coordinates: JSON.stringify([[[w, s], [e, s], [e, n], [w, n], [w, s]]]),
+  });
+  state.map.getSource("reports").setData({
+    type: "FeatureCollection",
+    features: open.filter((r) => r.location).map((r) => ({ type: "Feature", geometry: r.location, properties: { id: r.service_request_id } })),
+  });
+}, 300);
+
 
 const refreshNearby = debounce(async () => {
   if (!state.spot) return;
@@ -243,6 +258,7 @@ async function submit(event) {
     state.definition = null;
     renderDefinition();
     refreshNearby();
+    refreshReports();
   } catch (exc) {
     $("report-error").textContent = t("report.failed", { reason: exc.message });
   } finally {
@@ -391,6 +407,11 @@ async function main() {
   state.config = await webConfig();
   state.map = await cityMap($("map"), state.config, { rtl: LANGUAGES[lang].dir === "rtl" });
   state.marker = new maplibregl.Marker({ color: "#0b57a4" });
+  state.map.addSource("reports", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  state.map.addLayer({ id: "reports", type: "circle", source: "reports", paint: {
+    "circle-color": "#6a1b9a", "circle-radius": 6, "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5 } });
+  state.map.on("moveend", refreshReports);
+  refreshReports();
   state.map.on("click", (event) => choose([event.lngLat.lng, event.lngLat.lat]));
   state.map.on("moveend", () => !state.spot && refreshAir());
   for (const button of document.querySelectorAll(".use-location")) button.addEventListener("click", locate);

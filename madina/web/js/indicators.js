@@ -4,14 +4,15 @@
 import { anchor, contains } from "./geo.js";
 
 /** The highest US AQI of the stations in each district ({district: {aqi, level}}), stations
- * outside every district under "—". An index is the worst of its parts, so is a district's. */
+ * outside every district under "elsewhere". An index is the worst of its parts, so is a
+ * district's. */
 export function aqiByDistrict(stations, districts) {
   const out = {};
   for (const station of stations) {
     if (typeof station.airQualityIndex !== "number") continue;
     const point = anchor(station.location);
     const district = (districts?.features || []).find((d) => point && contains(d.geometry, point));
-    const name = district?.properties?.name || "—";
+    const name = district?.properties?.name || "elsewhere";
     if (!(name in out) || station.airQualityIndex > out[name].aqi) {
       out[name] = { aqi: station.airQualityIndex, level: station.airQualityLevel || null };
     }
