@@ -10,7 +10,8 @@ as latency and a lower achieved rate rather than as politely slower sending.
 Each update is a PATCH of one entity's `temperature` to a unique number n, and the
 notification carries it, so every notification is matched to its update. Latency = the
 receiver got the notification − this process got the update's 204 (both CLOCK_MONOTONIC of
-one machine). A notification arriving before its 204 counts as 0.
+one machine). A notification arriving before its 204 counts as 0. Beside it, the time from the
+update leaving this process: an upper bound that includes the server's request queue.
 
 0. `baseline`: the `rate` scenario's entities and updates without any subscription: what
    the updates cost the server (CPU ms per update) without notifying.
@@ -98,6 +99,8 @@ async def _receive(ports: list[int], dead_port: int | None, pipe: Connection) ->
 class Load:
     acks: dict[int, float] = field(default_factory=dict)
     """Update number -> when its 204 came back."""
+    sent: dict[int, float] = field(default_factory=dict)
+    """Update number -> when it was written to the connection."""
     first_sent: float = 0.0
     errors: int = 0
 
@@ -117,6 +120,7 @@ async def send_updates(port: int, ids: list[str], rate: float, duration: float,
             if delay > 0:
                 await asyncio.sleep(delay)
             body = b'{"type":"Property","value":%d}' % n
+            load.sent[n] = time.monotonic()
             writer.write(
                 f"PATCH {API}/entities/{ids[n % len(ids)]}/attrs/temperature HTTP/1.1\r\n"
                 f"Host: bench\r\nContent-Type: application/json\r\n"
@@ -151,6 +155,10 @@ class Result:
     p50_ms: float | None = None
     p99_ms: float | None = None
     p99_by_fifth: list[float] = field(default_factory=list)
+    send_p50_ms: float | None = None
+    """From the update leaving this process to its notification arriving: the server's
+    request queue included (an upper bound)."""
+    send_p99_ms: float | None = None
     requests: int = 0
     cpu_ms_per_update: float | None = None
     """Server CPU time (all its processes) per update, notifying included."""
@@ -246,13 +254,18 @@ def measure(engine: str, scenario: str, port: int, pid: int, subscriptions: int,
     if load.acks:
         result.achieved_rate = len(load.acks) / (max(load.acks.values()) - load.first_sent)
     latencies: list[tuple[float, float]] = []  # (ack time, latency)
+    from_send: list[float] = []
     for n, acked in load.acks.items():
         arrived = arrivals.get((ids[n % len(ids)], n))
         if arrived is None:
             result.missing += subscribe
         else:
             latencies.append((acked, max(0.0, arrived - acked) * 1000))
+            from_send.append((arrived - load.sent[n]) * 1000)
     result.notified = len(latencies)
+    if from_send:
+        result.send_p50_ms = statistics.median(from_send)
+        result.send_p99_ms = percentile(from_send, 0.99)
     if latencies:
         values = [latency for _, latency in latencies]
         result.p50_ms = statistics.median(values)
@@ -307,18 +320,21 @@ def _serve(engine: str, database: str, workdir: Path, args: argparse.Namespace, 
 def render(results: list[Result], args: argparse.Namespace) -> str:
     lines = [
         "| engine | scenario | subscriptions | updates/s asked | achieved | notified | missing "
-        "| p50 ms | p99 ms | p99 per fifth of the run (ms) | notifications sent "
-        "| server CPU ms/update |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| p50 ms | p99 ms | p99 per fifth of the run (ms) | from send p50 / p99 ms "
+        "| notifications sent | server CPU ms/update |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|",
     ]
     for r in results:
         p50 = f"{r.p50_ms:.1f}" if r.p50_ms is not None else "—"
         p99 = f"{r.p99_ms:.1f}" if r.p99_ms is not None else "—"
         fifths = " / ".join(f"{v:.0f}" for v in r.p99_by_fifth)
         cpu = f"{r.cpu_ms_per_update:.2f}" if r.cpu_ms_per_update is not None else "—"
+        sent = (f"{r.send_p50_ms:.1f} / {r.send_p99_ms:.1f}" if r.send_p50_ms is not None
+                else "—")
         lines.append(f"| {r.engine} | {r.scenario} | {r.subscriptions:,} | {r.target_rate:,.0f} "
                      f"| {r.achieved_rate:,.0f} | {r.notified:,} | {r.missing:,} | {p50} | {p99} "
-                     f"| {fifths} | {r.requests:,} | {cpu} |" + (f" {r.note}" if r.note else ""))
+                     f"| {fifths} | {sent} | {r.requests:,} | {cpu} |"
+                     + (f" {r.note}" if r.note else ""))
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     lines += ["", f"{args.duration:.0f} s of updates per scenario; `madina serve --workers "
               f"{args.workers}`; {os.cpu_count()} cores; load average after: {load}"]

@@ -274,6 +274,11 @@ def _q(value: Any, terms: TermMap) -> str:
     return value
 
 
+def _csf(value: Any, terms: TermMap) -> str:
+    qlang.parse_q(_string(value, "csf"))
+    return value
+
+
 def _scope_q(value: Any, terms: TermMap) -> str:
     qlang.parse_scope_q(_string(value, "scopeQ"))
     return value
@@ -406,7 +411,7 @@ _PARSERS = {
     "timeInterval": lambda v, t: _seconds(v, "timeInterval", positive=True),
     "q": _q,
     "geoQ": _geo_q,
-    "csf": _q,
+    "csf": _csf,
     "scopeQ": _scope_q,
     "isActive": lambda v, t: _boolean(v, "isActive"),
     "notification": _notification,
