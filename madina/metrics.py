@@ -77,6 +77,19 @@ DOMAIN_BACKLOG = Gauge("madina_domain_backlog",
                        "Changes waiting for the domain services (a growing value: they lag)",
                        multiprocess_mode="livesum")
 
+# -- notifications (subscriptions) -----------------------------------------------------------
+NOTIFICATIONS_MATCHED = Counter("madina_notifications_matched",
+                                "Notifications the changes made, written to the outbox")
+NOTIFICATIONS = Counter("madina_notifications", "Notification attempts by outcome", ["outcome"])
+"""`outcome`: sent (the endpoint took it), failed (it did not; retried later), circuit (failed
+at once: its endpoint's circuit is open), dropped (its last attempt failed)."""
+NOTIFICATION_DELIVERY = Histogram("madina_notification_delivery_seconds",
+                                  "Time from a notification reaching its endpoint's queue to the "
+                                  "endpoint taking it", buckets=LATENCY_BUCKETS)
+NOTIFICATIONS_HELD = Gauge("madina_notifications_held",
+                           "Notifications queued or in flight in the worker (a growing value: "
+                           "endpoints lag)", multiprocess_mode="livesum")
+
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None

@@ -43,6 +43,7 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 
 from madina.events.http_sender import Http11Sender, HttpError
+from madina.metrics import NOTIFICATION_DELIVERY, NOTIFICATIONS, NOTIFICATIONS_HELD
 from madina.store.base import Store, StoreUnavailable
 from madina.store.subscriptions import Delivery, Outcome
 
@@ -245,6 +246,7 @@ class Claimed:
     delivery: Delivery
     held_until: float
     """Wall-clock time the claim expires (another process may then take the row)."""
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -420,6 +422,7 @@ class Deliverer:
                 continue
             self.holding.add(delivery.seq)
             self._lane(delivery).submit(Claimed(delivery, held_until))
+        NOTIFICATIONS_HELD.set(len(self.holding))
 
     def _lane(self, delivery: Delivery) -> Lane:
         lane = self.lanes.get(delivery.lane)
@@ -441,6 +444,9 @@ class Deliverer:
     def succeeded(self, claimed: Claimed) -> None:
         delivery = claimed.delivery
         self.holding.discard(delivery.seq)
+        NOTIFICATIONS.labels("sent").inc()
+        NOTIFICATION_DELIVERY.observe(time.monotonic() - claimed.queued_at)
+        NOTIFICATIONS_HELD.set(len(self.holding))
         self._done.append(delivery.seq)
         now = time.time()
         tally = self._tally(delivery)
@@ -454,6 +460,7 @@ class Deliverer:
     def failed(self, claimed: Claimed, error: str, attempted: bool) -> None:
         delivery = claimed.delivery
         self.holding.discard(delivery.seq)
+        NOTIFICATIONS.labels("failed" if attempted else "circuit").inc()
         attempts = delivery.attempts + 1
         now = time.time()
         tally = self._tally(delivery)
@@ -464,6 +471,8 @@ class Deliverer:
             tally.sent += 1
             tally.last_notification = now
         if attempts >= self.policy.max_attempts:
+            NOTIFICATIONS.labels("dropped").inc()
+            NOTIFICATIONS_HELD.set(len(self.holding))
             log.warning("notification dropped after its last attempt", lane=delivery.lane,
                         subscription=delivery.subscription_id, attempts=attempts, error=error)
             self._done.append(delivery.seq)

@@ -31,6 +31,7 @@ import structlog
 from madina.events.delivery import Deliverer
 from madina.events.feed import ChangeFeed
 from madina.events.model import ChangeEvent
+from madina.metrics import NOTIFICATIONS_MATCHED
 from madina.store.base import Store, StoreUnavailable
 from madina.store.subscriptions import NewDelivery
 
@@ -209,6 +210,7 @@ class Notifier:
         held_until = now + self.deliverer.policy.lease
         written = await self._call(self.store.subscriptions.enqueue, CONSUMER, cursor,
                                    deliveries, self.deliverer.claimer, held_until, now)
+        NOTIFICATIONS_MATCHED.inc(len(written))
         self.deliverer.submit(written, held_until)
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import REGISTRY
 from starlette.testclient import TestClient
 
 from madina.app import create_app
@@ -66,8 +67,14 @@ def status(client: TestClient, sid: str) -> dict[str, Any]:
     return client.get(f"{API}/subscriptions/{sid}").json()["notification"]
 
 
+def attempts(outcome: str) -> float:
+    """The /metrics counter of notification attempts with this outcome (this process's)."""
+    return REGISTRY.get_sample_value("madina_notifications_total", {"outcome": outcome}) or 0
+
+
 def test_failures_are_retried_with_backoff(settings: Settings, receiver: Receiver) -> None:
     receiver.failures = 2
+    failed, sent = attempts("failed"), attempts("sent")
     with running(settings, **FAST_RETRIES) as client:
         sid = subscribe(client, receiver.url)
         create(client, 1)
@@ -80,6 +87,7 @@ def test_failures_are_retried_with_backoff(settings: Settings, receiver: Receive
                 "timesSent"] == 3
 
         wait_until(settled, what="failures counted")
+        assert (attempts("failed") - failed, attempts("sent") - sent) == (2, 1)
         notification = status(client, sid)
         assert notification["status"] == "ok"
         assert notification["lastFailure"] < notification["lastSuccess"]
