@@ -118,16 +118,26 @@ class SubscriptionMatcher:
         clock = time.monotonic()
         grouped: dict[Key, tuple[Compiled, list[dict[str, Any]]]] = {}
         for event in events:
-            for sub, fired in self.index.matches(event, now):
+            try:
+                matches = list(self.index.matches(event, now))
+            except Exception:  # a bug must not stop every later change from notifying
+                log.exception("matching a change failed", entity=event.entity_id)
+                continue
+            for sub, fired in matches:
                 key = (sub.tenant, sub.id)
+                try:
+                    entity = notified_entity(event, sub.doc["notification"], sub.terms, fired,
+                                             sub.doc.get("lang"), sub.watched, now)
+                except Exception:
+                    log.exception("rendering a notification failed", subscription=sub.id,
+                                  entity=event.entity_id)
+                    continue
                 group = grouped.get(key)
                 if group is None:
                     if self._throttled(key, sub, clock):
                         continue
                     group = grouped[key] = (sub, [])
-                group[1].append(notified_entity(
-                    event, sub.doc["notification"], sub.terms, fired, sub.doc.get("lang"),
-                    sub.watched, now))
+                group[1].append(entity)
         deliveries = []
         for key, (sub, data) in grouped.items():
             self._last_sent[key] = clock

@@ -353,8 +353,8 @@ def _endpoint(value: Any) -> dict[str, Any]:
     if unknown:
         raise BadRequestData(f"unknown endpoint member {sorted(unknown)[0]!r}")
     uri = value.get("uri")
-    if not isinstance(uri, str) or not is_uri(uri):
-        raise BadRequestData(f"endpoint uri must be a URI, not {uri!r}")
+    if not isinstance(uri, str) or not is_uri(uri) or not uri.isascii():
+        raise BadRequestData(f"endpoint uri must be a URI (ASCII, percent-encoded), not {uri!r}")
     parts = urlsplit(uri)
     if parts.scheme not in HTTP_SCHEMES + MQTT_SCHEMES:
         raise BadRequestData(f"endpoint uri {uri!r}: the scheme must be http, https, mqtt or "
@@ -398,6 +398,9 @@ def _key_values(value: Any, where: str) -> list[dict[str, str]]:
             raise BadRequestData(f"{where} key {item['key']!r} is not a usable header name")
         if any(c in item["value"] for c in "\r\n\x00"):
             raise BadRequestData(f"{where} value of {item['key']!r} has a line break")
+        if not item["value"].isascii():
+            raise BadRequestData(f"{where} value of {item['key']!r} must be ASCII "
+                                 "(HTTP header values are)")
         pairs.append({"key": item["key"], "value": item["value"]})
     return pairs
 

@@ -184,6 +184,9 @@ BAD = {
         **ENDPOINT, "receiverInfo": [{"key": "X-A"}]}}),
     "receiverInfo header injection": subscription(notification={"endpoint": {
         **ENDPOINT, "receiverInfo": [{"key": "X-A", "value": "a\r\nHost: evil"}]}}),
+    "receiverInfo not ASCII": subscription(notification={"endpoint": {
+        **ENDPOINT, "receiverInfo": [{"key": "X-A", "value": "€"}]}}),
+    "endpoint not ASCII": subscription(notification={"endpoint": {"uri": "http://h/€"}}),
     "no endpoint": subscription(notification={"format": "normalized"}),
     "bad format": subscription(notification={"endpoint": ENDPOINT, "format": "compact"}),
     "empty attributes": subscription(notification={"endpoint": ENDPOINT, "attributes": []}),

@@ -251,3 +251,27 @@ def test_an_unreachable_mqtt_broker_is_retried(settings: Settings) -> None:
                    what="failures counted")
         assert status(client, sid)["status"] == "failed"
         wait_until(lambda: client.app.state.store.subscriptions.pending() == 0, what="dropped")
+
+
+def test_a_failing_subscription_does_not_stop_the_others(settings: Settings, receiver: Receiver,
+                                                          monkeypatch) -> None:
+    """A bug rendering one subscription's notification (injected here) is logged and skipped:
+    the change still notifies the others and the notifier moves on."""
+    from madina.context import notifications
+
+    render = notifications.notified_entity
+
+    def broken_for_one(event, params, *args):
+        if params["endpoint"]["uri"].endswith("/broken"):
+            raise RuntimeError("injected")
+        return render(event, params, *args)
+
+    monkeypatch.setattr(notifications, "notified_entity", broken_for_one)
+    with running(settings) as client:
+        subscribe(client, receiver.url.replace("/notify", "/broken"))
+        subscribe(client, receiver.url)
+        create(client, 1)
+        create(client, 2)
+        assert [e["id"] for e in receiver.entities(2)] == [
+            "urn:ngsi-ld:Sensor:1", "urn:ngsi-ld:Sensor:2"]
+        assert {r.path for r in receiver.received} == {"/notify"}
