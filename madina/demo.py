@@ -11,10 +11,12 @@ import json
 import logging
 import random
 import secrets
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +28,7 @@ from madina.context.broker import Broker
 from madina.iot.demo_devices import start_devices
 from madina.iot.embedded_broker import EmbeddedBroker
 from madina.services.open311.service import Open311Service
+from madina.store.engines import is_postgres
 
 NGSI_LD = "/ngsi-ld/v1"
 HELSINKI = (24.9384, 60.1699)
@@ -56,6 +59,7 @@ def run_demo(host: str, port: int, db: str, speed: float = 60.0, seed: int = 102
     settings = settings.model_copy(update={"admin_token": token})
     if not settings.web_open311_api_key:  # the citizen portal reports as an app of its own
         settings = settings.model_copy(update={"web_open311_api_key": _portal_key(settings)})
+    settings = _demo_city_settings(settings)
     embedded = None
     if not settings.mqtt_url:  # no broker of the city's: one in the process, for devices
         embedded = EmbeddedBroker()
@@ -96,6 +100,27 @@ def _portal_key(settings: Settings) -> str:
     finally:
         store.close()
     return secret
+
+
+DEMO_CHANGE_LOG_HOURS = 2.0
+"""The demo keeps two hours of change log (for live streams resuming), not a city's day: at the
+replay's speed a day of changes would be most of its database."""
+
+
+def _demo_city_settings(settings: Settings) -> Settings:
+    """The demo city's domain settings (time zone, speed limits, floor areas: `madina.sim.city`)
+    unless MADINA_DOMAINS_CONFIG names a file, and a short change log. The settings file goes
+    beside an SQLite database (the demo's data directory), else to the temporary directory."""
+    update: dict[str, Any] = {"change_log_retention_hours": DEMO_CHANGE_LOG_HOURS}
+    if not settings.domains_config:
+        from madina.sim.city import domains_config
+
+        database = settings.store_database
+        folder = Path(tempfile.gettempdir()) if is_postgres(database) else Path(database).parent
+        path = folder / "madina-demo-domains.toml"
+        path.write_text(domains_config(), encoding="utf-8")
+        update["domains_config"] = str(path)
+    return settings.model_copy(update=update)
 
 
 def _client_host(host: str) -> str:

@@ -8,9 +8,11 @@ from typing import Any
 
 from madina.sim import geodata
 from madina.sim.recording import LoopDetector, Recording
+from madina.sim.recording import load as load_recording
 from madina.sim.sensors import distance_m, public_buildings, road_segment_id
 
 JURISDICTION = "demo.helsinki.madina"
+CITY_TIMEZONE = "Europe/Helsinki"
 SERVICES = (
     {"service_code": "pothole", "service_name": "Pothole", "group": "streets",
      "description": "A hole or a broken surface in a street, cycle path or pavement",
@@ -118,3 +120,23 @@ def buildings() -> list[dict[str, Any]]:
         "floorArea": {"type": "Property", "value": building.floor_area_m2, "unitCode": "MTK"},
         "location": {"type": "GeoProperty", "value": building.footprint},
     } for building in public_buildings()]
+
+
+def domains_config() -> str:
+    """The demo city's settings for the domain services, as the TOML file a city writes
+    (`MADINA_DOMAINS_CONFIG`; docs/domains.md): Helsinki's time zone, each road segment's
+    speed limit as its free-flow prior, each metered building's floor area and district."""
+    lines = ["# The demo city's domain settings, written by `madina demo` (madina/sim/city.py).",
+             "", "[domains.traffic]", f'timezone = "{CITY_TIMEZONE}"']
+    for segment, detectors in load_recording().segments().items():
+        lines += ["", f'[domains.traffic.segments."{road_segment_id(segment)}"]',
+                  f"free_flow_prior_kmh = {detectors[0].speed_limit_kmh}"]
+    lines += ["", "[domains.energy]", f'timezone = "{CITY_TIMEZONE}"']
+    for building in public_buildings():
+        district = geodata.district_of(building.lon, building.lat)
+        lines += ["", f'[domains.energy.buildings."{building.id}"]',
+                  f"floor_area_m2 = {building.floor_area_m2}"]
+        if district:
+            lines.append(f'district = "{district}"')
+    lines += ["", "[domains.environment.noise]", f'timezone = "{CITY_TIMEZONE}"', ""]
+    return "\n".join(lines)

@@ -30,6 +30,11 @@ class SimClock:
         self.speed = speed
         self._wall0 = time.monotonic()
 
+    def begin(self) -> None:
+        """Start counting from now: the simulated start is this moment, not the clock's making
+        (setting a city up takes a while, and at high speed a while is hours)."""
+        self._wall0 = time.monotonic()
+
     def now(self) -> datetime:
         elapsed = (time.monotonic() - self._wall0) * self.speed
         return min(self.start + timedelta(seconds=elapsed), datetime.now(UTC))

@@ -137,6 +137,7 @@ class CitySimulation:
             duration_s: float | None = None) -> Stats:
         """Tick until `stop` is set (or `duration_s` of wall time has passed)."""
         self.connect()
+        self.clock.begin()
         deadline = None if duration_s is None else time.monotonic() + duration_s
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):

@@ -51,8 +51,8 @@ THROUGH_SHARE = 0.6
 INCIDENT_STREET = "Mannerheimintie"
 INCIDENT_START_S = 8 * 3600 + 15 * 60
 INCIDENT_DURATION_S = 50 * 60
-INCIDENT_PASSING_SPEED_MS = 2.5
-"""Traffic is let past the closed lane at a crawl (9 km/h)."""
+INCIDENT_PASSING_SPEED_MS = 1.5
+"""Traffic is let past the closed lane at a crawl (5 km/h)."""
 NETCONVERT_OPTIONS = (
     "--geometry.remove", "--ramps.guess", "--junctions.join", "--tls.guess-signals",
     "--tls.discard-simple", "--tls.join", "--output.street-names",

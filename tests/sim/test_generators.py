@@ -165,3 +165,16 @@ def test_the_clock_runs_fast_from_its_start_but_never_ahead_of_the_present() -> 
     assert clock.now() <= datetime.now(UTC)
     with pytest.raises(ValueError):
         SimClock(start, speed=0)
+
+
+def test_the_demo_cities_domain_settings_load_into_every_domain(tmp_path) -> None:
+    from madina.domains.services import DOMAINS, domain_services
+
+    path = tmp_path / "domains.toml"
+    path.write_text(city.domains_config(), encoding="utf-8")
+    services = domain_services(DOMAINS, path)
+    traffic = next(s for s in services if type(s).__name__ == "TrafficService")
+    assert traffic.settings.timezone == "Europe/Helsinki"
+    assert len(traffic.settings.segments) == len(recording.load().segments())
+    energy = next(s for s in services if type(s).__name__ == "EnergyService")
+    assert all(b.floor_area_m2 and b.district for b in energy.settings.buildings.values())
