@@ -250,9 +250,8 @@ async def submit(request: Request, fmt: str) -> Payload:
     open311 = service_of(request)
     base = public_base(request)
     media_url = f"{base.rstrip('/')}/open311/v2/media/{photo.name}" if photo else None
-    new, service = await http.call(request, open311.accept, tenant, submission, submitter,
-                                   media_url)
-    links = await http.call(request, open311.links, tenant, base)
+    new, service, links = await http.call(request, open311.accept, tenant, submission,
+                                          submitter, base, media_url)
     created = state.open311_media.put(photo) if photo else False
     try:
         record = await state.open311_intake.submit(

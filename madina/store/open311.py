@@ -281,11 +281,12 @@ class Open311SQL:
                           (jurisdiction_id,))
         return rows[0][0] if rows else None
 
-    def jurisdiction(self, tenant: str) -> tuple[str, Doc, str] | None:
-        """(jurisdiction_id, document, time the catalogue changed), None when not configured."""
-        rows = self._read(
-            "SELECT id, doc, changed_at FROM open311_jurisdictions WHERE tenant = ?", (tenant,))
-        return (rows[0][0], _doc(rows[0][1]), rows[0][2]) if rows else None
+    def catalogue_changed_at(self, tenant: str) -> str | None:
+        """When the tenant's catalogue last changed (None: none configured): all a cached
+        catalogue needs to know whether it is current, without reading the boundary."""
+        rows = self._read("SELECT changed_at FROM open311_jurisdictions WHERE tenant = ?",
+                          (tenant,))
+        return rows[0][0] if rows else None
 
     def service(self, tenant: str, code: str) -> Doc | None:
         rows = self._read("SELECT doc FROM open311_services WHERE tenant = ? AND code = ?",

@@ -7,7 +7,8 @@ from __future__ import annotations
 import functools
 
 import orjson
-from shapely import Geometry, Point, prepare
+import shapely
+from shapely import Geometry, prepare
 from shapely.geometry import shape
 
 from madina.services.open311.catalogue import Jurisdiction, Service
@@ -25,8 +26,10 @@ def _geometry(text: bytes) -> Geometry:
 
 
 def covers(area: Doc, lat: float, lon: float) -> bool:
-    """Whether the polygon holds the point (a point on its edge counts as inside)."""
-    return _geometry(orjson.dumps(area, option=orjson.OPT_SORT_KEYS)).covers(Point(lon, lat))
+    """Whether the polygon holds the point (a point on its edge counts as inside: for a
+    point, intersecting is covering, and intersects_xy spares building a Point)."""
+    return bool(shapely.intersects_xy(_geometry(orjson.dumps(area, option=orjson.OPT_SORT_KEYS)),
+                                      lon, lat))
 
 
 def check_inside(jurisdiction: Jurisdiction, lat: float, lon: float) -> None:

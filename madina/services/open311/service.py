@@ -86,9 +86,9 @@ class Open311Service:
     def catalogue(self, tenant: str) -> Catalogue:
         """The tenant's catalogue; kept per process and read again once it changed (any worker
         may have changed it: the jurisdiction row's time says so)."""
-        found = self.tables.jurisdiction(tenant)
+        changed_at = self.tables.catalogue_changed_at(tenant)
         cached = self._catalogues.get(tenant)
-        if cached is not None and found is not None and cached.changed_at == found[2]:
+        if cached is not None and changed_at is not None and cached.changed_at == changed_at:
             return cached
         catalogue = from_record(self.tables.catalogue(tenant))
         if catalogue.jurisdiction is not None:
@@ -167,11 +167,11 @@ class Open311Service:
         return key if key is not None and not key.disabled else None
 
     # -- requests ----------------------------------------------------------------------------
-    def accept(self, tenant: str, submission: Submission, submitter: Submitter,
-               media_url: str | None = None) -> tuple[NewRequest, Service]:
+    def accept(self, tenant: str, submission: Submission, submitter: Submitter, base: str,
+               media_url: str | None = None) -> tuple[NewRequest, Service, Links]:
         """Check and route a submission: the request to store (madina.services.open311.intake
-        stores and publishes it), or Open311Error when refused. `media_url`: where the photo
-        uploaded with it is served."""
+        stores and publishes it), its service and the city's public links from `base`; or
+        Open311Error when refused. `media_url`: where the photo uploaded with it is served."""
         catalogue, jurisdiction = self.configured(tenant)
         service = catalogue.service(submission.service_code)
         if service is None:
@@ -200,7 +200,8 @@ class Open311Service:
         reporter = Reporter("reporter", contact.email, contact.first_name, contact.last_name,
                             contact.phone, contact.device_id, contact.account_id,
                             submitter.subject, submitter.app_key, now)
-        return NewRequest(record, reporter, StatusChange(now, OPEN)), service
+        links = Links(base, jurisdiction.id, jurisdiction.name)
+        return NewRequest(record, reporter, StatusChange(now, OPEN)), service, links
 
     def links(self, tenant: str, base: str) -> Links:
         """Public links of the tenant's city, from `base` (MADINA_PUBLIC_URL or the address

@@ -38,9 +38,9 @@ def parts(settings: Settings) -> Iterator[tuple[Store, Broker, Open311Service]]:
 def pending(open311: Open311Service, store: Store, description: str) -> Pending:
     form = [("service_code", "pothole"), ("attribute[size]", "s"),
             ("description", description), *INSIDE_WEST.items(), *REPORTER.items()]
-    new, service = open311.accept("", read_form(form), Submitter())
-    return Pending(new, service, open311.links("", "https://city.example"),
-                   ContextResolver(store=store).core())
+    new, service, links = open311.accept("", read_form(form), Submitter(),
+                                         "https://city.example")
+    return Pending(new, service, links, ContextResolver(store=store).core())
 
 
 def test_submissions_arriving_together_share_one_transaction(parts) -> None:
