@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from madina.context.entity_model import (
     ATTRIBUTE_MEMBERS,
     CONTENT_MEMBER,
@@ -35,11 +33,23 @@ class Result:
     `not_updated` entries are `{"attributeName": <expanded>, "reason": str}` (207 bodies)."""
 
     doc: dict[str, Any]
+    """A shallow copy of the input: attribute lists and instances are shared with it until
+    `_own` copies a list this operation changes (instances are replaced, never edited)."""
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     not_updated: list[dict[str, str]] = field(default_factory=list)
     previous: dict[str, Instances] = field(default_factory=dict)
+    _owned: set[str] = field(default_factory=set, repr=False)
+
+    def _own(self, name: str) -> Instances | None:
+        """The attribute's instance list, copied from the input's on first use here, so it
+        may be changed in place; None when the document lacks the attribute."""
+        instances = self.doc.get(name)
+        if instances is not None and name not in self._owned:
+            instances = self.doc[name] = list(instances)
+            self._owned.add(name)
+        return instances
 
     @property
     def changed(self) -> bool:
@@ -49,7 +59,7 @@ class Result:
         if name not in bucket:
             bucket.append(name)
         if name in old_doc and name not in self.previous:
-            self.previous[name] = old_doc[name]  # never mutated: every function works on a clone
+            self.previous[name] = old_doc[name]  # never mutated: changed lists are copies
 
 
 def append_attributes(
@@ -57,11 +67,12 @@ def append_attributes(
 ) -> Result:
     """POST .../attrs (5.6.3): add new attributes and instances; replace matching instances
     (same datasetId) unless `no_overwrite`, in which case they are reported as notUpdated."""
-    result = Result(_clone(doc))
+    result = Result(dict(doc))
     for name in attribute_names(attrs):
-        existing = result.doc.get(name)
+        existing = result._own(name)
         if existing is None:
             result.doc[name] = [_fresh(i) for i in attrs[name]]
+            result._owned.add(name)
             result._touch(result.created, name, doc)
             continue
         for instance in attrs[name]:
@@ -79,9 +90,9 @@ def append_attributes(
 
 def update_attributes(doc: dict[str, Any], attrs: dict[str, Instances], now: str) -> Result:
     """PATCH .../attrs (5.6.2): replace only attributes/instances that exist already."""
-    result = Result(_clone(doc))
+    result = Result(dict(doc))
     for name in attribute_names(attrs):
-        existing = result.doc.get(name)
+        existing = result._own(name)
         for instance in attrs[name]:
             index = None if existing is None else _find(existing, instance.get("datasetId"))
             if existing is None or index is None:
@@ -106,7 +117,7 @@ def partial_update_attribute(
         # Clause 5.5.4: only a merge reads a null inside a value as "remove this key".
         raise bad(f"attribute {terms.compact(name)}",
                   "urn:ngsi-ld:null cannot stand inside a compound value here")
-    return _merge_attribute(Result(_clone(doc)), doc, name, fragments[0], now, True)
+    return _merge_attribute(Result(dict(doc)), doc, name, fragments[0], now, True)
 
 
 def replace_attribute(doc: dict[str, Any], name: str, instances: Instances, now: str) -> Result:
@@ -114,8 +125,9 @@ def replace_attribute(doc: dict[str, Any], name: str, instances: Instances, now:
     may change); other datasets of the attribute stay."""
     if name not in doc:
         raise ResourceNotFound(f"attribute {name} not found in {doc['id']}")
-    result = Result(_clone(doc))
-    existing = result.doc[name]
+    result = Result(dict(doc))
+    existing = result._own(name)
+    assert existing is not None
     for instance in instances:
         index = _find(existing, instance.get("datasetId"))
         if index is None:
@@ -132,16 +144,18 @@ def delete_attribute(
     """DELETE .../attrs/{attrId} (5.6.5): the default instance, one dataset, or all."""
     if name not in doc:
         raise ResourceNotFound(f"attribute {name} not found in {doc['id']}")
-    result = Result(_clone(doc))
+    result = Result(dict(doc))
     if delete_all:
         del result.doc[name]
     else:
-        index = _find(result.doc[name], dataset_id)
+        existing = result._own(name)
+        assert existing is not None
+        index = _find(existing, dataset_id)
         if index is None:
             which = "default instance" if dataset_id is None else f"datasetId {dataset_id}"
             raise ResourceNotFound(f"attribute {name} has no {which}")
-        del result.doc[name][index]
-        if not result.doc[name]:
+        del existing[index]
+        if not existing:
             del result.doc[name]
     result._touch(result.deleted, name, doc)
     return _stamp(result, now)
@@ -153,7 +167,7 @@ def merge_entity(doc: dict[str, Any], patch_doc: dict[str, Any], now: str) -> Re
     Types are added, a given scope replaces the old one, urn:ngsi-ld:null deletes the
     attribute instance or sub-attribute it stands for; Property values (even JSON objects)
     are replaced whole, as they are opaque to NGSI-LD."""
-    result = Result(_clone(doc))
+    result = Result(dict(doc))
     new_types = [t for t in patch_doc.get("type", []) if t not in result.doc["type"]]
     entity_changed = bool(new_types)
     result.doc["type"] = result.doc["type"] + new_types
@@ -188,7 +202,7 @@ def _merge_attribute(
     must_exist: bool,
 ) -> Result:
     dataset = fragment.get("datasetId")
-    existing = result.doc.get(name)
+    existing = result._own(name)
     index = None if existing is None else _find(existing, dataset)
     if index is None:
         if must_exist:
@@ -198,8 +212,13 @@ def _merge_attribute(
             return result  # deleting what is not there changes nothing
         if "type" not in fragment:
             raise bad(f"attribute {name}", "a new attribute needs its content")
-        result.doc.setdefault(name, []).append(_fresh(fragment))
-        result._touch(result.created if existing is None else result.updated, name, old_doc)
+        bucket = result.updated
+        if existing is None:
+            bucket, existing = result.created, []
+            result.doc[name] = existing
+            result._owned.add(name)
+        existing.append(_fresh(fragment))
+        result._touch(bucket, name, old_doc)
         return _stamp(result, now)
     assert existing is not None
     if _is_deletion(fragment):
@@ -299,12 +318,6 @@ def _reason(name: str, instance: dict[str, Any], why: str) -> dict[str, str]:
     dataset = instance.get("datasetId")
     where = "" if dataset is None else f" (datasetId {dataset})"
     return {"attributeName": name, "reason": f"{why}{where}"}
-
-
-def _clone(doc: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy through orjson: several times faster than copy.deepcopy on JSON data,
-    and documents are plain JSON by construction."""
-    return orjson.loads(orjson.dumps(doc))
 
 
 def _stamp(result: Result, now: str) -> Result:

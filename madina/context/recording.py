@@ -16,6 +16,7 @@ from madina.events.model import CREATED, DELETED, UPDATED, ChangeEvent
 from madina.store.base import ChangeRow, Document, InstanceRow, Transaction
 
 Instances = list[dict[str, Any]]
+_NOTHING: Document = {}
 
 
 class RecordingTransaction:
@@ -96,7 +97,11 @@ def entity_change(
     now: str,
     instances: list[InstanceRow],
 ) -> ChangeEvent | None:
-    """The event for one entity (None when nothing changed), appending its history rows."""
+    """The event for one entity (None when nothing changed), appending its history rows.
+
+    Attributes are visited in one pass over each document, those of `before` first. An
+    update shares the lists of the attributes it left alone with the old document
+    (entity_update), so those are recognised by identity before any instance is compared."""
     if before is None and after is None:
         return None  # created and deleted in one transaction
     doc = after if after is not None else before
@@ -104,18 +109,21 @@ def entity_change(
     entity_id, entity_type = doc["id"], doc["type"][0]
     attributes: dict[str, str] = {}
     previous: dict[str, Instances] = {}
-    names = dict.fromkeys(k for k in (before or {}) if is_expanded(k))
-    names.update(dict.fromkeys(k for k in (after or {}) if is_expanded(k)))
-    for name in names:
-        old = (before or {}).get(name)
-        new = (after or {}).get(name)
-        rows = _instance_rows(entity_id, entity_type, name, old, new, now)
-        if not rows:
-            continue
-        instances.extend(rows)
-        attributes[name] = CREATED if old is None else DELETED if new is None else UPDATED
-        if old is not None:
-            previous[name] = old
+    old_doc = before or _NOTHING
+    new_doc = after or _NOTHING
+    for name, old in old_doc.items():
+        if ":" in name:
+            new = new_doc.get(name)
+            if new is not old and _instance_rows(
+                instances, entity_id, entity_type, name, old, new, now
+            ):
+                attributes[name] = DELETED if new is None else UPDATED
+                previous[name] = old
+    for name, new in new_doc.items():
+        if ":" in name and name not in old_doc and _instance_rows(
+            instances, entity_id, entity_type, name, None, new, now
+        ):
+            attributes[name] = CREATED
     if before is None:
         kind = CREATED
     elif after is None:
@@ -137,25 +145,42 @@ def entity_change(
 
 
 def _instance_rows(
+    rows: list[InstanceRow],
     entity_id: str,
     entity_type: str,
     name: str,
     old: Instances | None,
     new: Instances | None,
     now: str,
-) -> list[InstanceRow]:
-    """One row per instance (datasetId) written or deleted; an unchanged instance has none."""
-    was = {instance.get("datasetId", ""): instance for instance in old or ()}
-    rows = []
+) -> bool:
+    """Append one row per instance (datasetId) written or deleted, an unchanged instance
+    having none; whether any was appended."""
+    count = len(rows)
+    if old is not None and new is not None and len(old) == 1 and len(new) == 1:
+        # One instance each, as nearly every attribute has: no dataset map to build.
+        was, instance = old[0], new[0]
+        dataset = instance.get("datasetId", "")
+        if was.get("datasetId", "") == dataset:
+            if was is not instance and was != instance:
+                rows.append(_row(entity_id, entity_type, name, dataset, instance, now))
+            return len(rows) > count
+    remaining = {instance.get("datasetId", ""): instance for instance in old or ()}
     for instance in new or ():
         dataset = instance.get("datasetId", "")
-        if was.pop(dataset, None) != instance:
-            observed = instance.get("observedAt") or instance.get("modifiedAt") or now
-            rows.append(InstanceRow(entity_id, entity_type, name, dataset, instance, observed))
-    rows.extend(
-        InstanceRow(entity_id, entity_type, name, dataset, None, now) for dataset in was
-    )
-    return rows
+        was = remaining.pop(dataset, None)
+        if was is not instance and was != instance:
+            rows.append(_row(entity_id, entity_type, name, dataset, instance, now))
+    for dataset in remaining:
+        rows.append(InstanceRow(entity_id, entity_type, name, dataset, None, now))
+    return len(rows) > count
+
+
+def _row(
+    entity_id: str, entity_type: str, name: str, dataset: str, instance: dict[str, Any],
+    now: str,
+) -> InstanceRow:
+    observed = instance.get("observedAt") or instance.get("modifiedAt") or now
+    return InstanceRow(entity_id, entity_type, name, dataset, instance, observed)
 
 
 def _other_members(doc: Document) -> dict[str, Any]:

@@ -265,3 +265,45 @@ def test_operations_never_mutate_their_input(operation):
     before = copy.deepcopy(doc)
     operation(doc)
     assert doc == before
+
+
+def multi():
+    """A room whose `m` has a default instance and one of dataset urn:ds:a."""
+    return room(m=[prop(1), prop(2, datasetId="urn:ds:a")])
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda doc: append_attributes(doc, fragment(m=prop(3, datasetId="urn:ds:b")), LATER),
+        lambda doc: append_attributes(doc, fragment(m=prop(3, datasetId="urn:ds:a")), LATER),
+        lambda doc: update_attributes(doc, fragment(m=prop(3, datasetId="urn:ds:a")), LATER),
+        lambda doc: partial_update_attribute(
+            doc, d("m"), {"value": 4, "datasetId": "urn:ds:a"}, TERMS, LATER),
+        lambda doc: replace_attribute(
+            doc, d("m"), parse_attribute("m", prop(5, datasetId="urn:ds:c"), TERMS, LATER),
+            LATER),
+        lambda doc: delete_attribute(doc, d("m"), "urn:ds:a", False, LATER),
+        lambda doc: merge_entity(
+            doc, patch({"m": {"type": "Property", "value": 6, "datasetId": "urn:ds:b"}}),
+            LATER),
+        lambda doc: merge_entity(
+            doc, patch({"m": {"value": "urn:ngsi-ld:null", "datasetId": "urn:ds:a"}}), LATER),
+    ],
+)
+def test_operations_on_one_dataset_leave_the_input_and_earlier_results_alone(operation):
+    """Results share unchanged lists and instances with their input; one applied to the
+    result of another (a batch writing one entity twice) must leave both inputs alone."""
+    doc = multi()
+    before = copy.deepcopy(doc)
+    first = operation(doc)
+    first_doc = copy.deepcopy(first.doc)
+    for again in (operation, lambda doc: append_attributes(
+            doc, fragment(m=prop(9, datasetId="urn:ds:z")), LATER)):
+        try:
+            second = again(first.doc)
+        except ResourceNotFound:  # deleting the same instance twice
+            continue
+        assert second.doc[d("m")] is not first.doc[d("m")]
+    assert doc == before and first.doc == first_doc
+    assert first.previous == {d("m"): before[d("m")]}
