@@ -7,7 +7,8 @@ details can be shown to the staff handling it, exported or erased without touchi
 request. Every status change is a row of `open311_status_history`, the request's public notes.
 
 The catalogue is stored per tenant as documents (services, groups, departments) plus one row per
-service area with its bounding box, so routing reads only the areas around a point. Both engines
+service area with its bounding box; routing works on the catalogue each process keeps in memory
+(madina.services.open311.catalogue), so a submission reads no area from here. Both engines
 run the same SQL through `Open311SQL` (`?` placeholders, translated for PostgreSQL); times are
 ISO 8601 UTC text of fixed width, so string order is time order on both.
 """
@@ -297,23 +298,6 @@ class Open311SQL:
         rows = self._read("SELECT doc FROM open311_departments WHERE tenant = ? AND code = ?",
                           (tenant, code))
         return _doc(rows[0][0]) if rows else None
-
-    def areas_at(self, tenant: str, service_code: str, lon: float,
-                 lat: float) -> list[tuple[str, Doc]]:
-        """(department, geometry) of the service's areas whose box holds the point; the exact
-        test is the caller's."""
-        rows = self._read(
-            "SELECT department, geometry FROM open311_service_areas"
-            " WHERE tenant = ? AND service_code = ? AND min_lon <= ? AND max_lon >= ?"
-            " AND min_lat <= ? AND max_lat >= ? ORDER BY department, id",
-            (tenant, service_code, lon, lon, lat, lat))
-        return [(department, _doc(geometry)) for department, geometry in rows]
-
-    def departments_serving(self, tenant: str, service_code: str) -> list[str]:
-        rows = self._read(
-            "SELECT DISTINCT department FROM open311_service_areas"
-            " WHERE tenant = ? AND service_code = ? ORDER BY department", (tenant, service_code))
-        return [row[0] for row in rows]
 
     # -- app keys ----------------------------------------------------------------------------
     def add_app_key(self, key: AppKey) -> None:

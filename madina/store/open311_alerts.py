@@ -89,12 +89,14 @@ class Open311AlertSQL:
         return _alert(rows[0]) if rows else None
 
     @staticmethod
-    def alerts_at(run: Executor, tenant: str, lon: float, lat: float) -> list[Alert]:
-        """Confirmed alerts whose area's box holds the point; the exact test is the caller's."""
+    def alerts_in_box(run: Executor, tenant: str,
+                      box: tuple[float, float, float, float]) -> list[Alert]:
+        """Confirmed alerts whose area's box meets `box` (min lon, min lat, max lon, max lat);
+        the exact tests are the caller's."""
         rows = run(
             f"SELECT {ALERT_COLUMNS} FROM open311_alerts WHERE tenant = ? AND min_lon <= ?"
             " AND max_lon >= ? AND min_lat <= ? AND max_lat >= ? AND confirmed_at IS NOT NULL"
-            " ORDER BY id", (tenant, lon, lon, lat, lat))
+            " ORDER BY id", (tenant, box[2], box[0], box[3], box[1]))
         return [_alert(row) for row in rows]
 
     def alerts_of(self, tenant: str, email: str) -> list[Alert]:

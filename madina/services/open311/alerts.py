@@ -127,17 +127,27 @@ def unsubscribe(tables: Open311Tables, token: str) -> Alert:
     return alert
 
 
-def mails_for(tables: Open311Tables, run: Executor, record: RequestRecord,
-              links: Links) -> list[Mail]:
-    """The alert e-mails a new request sends: one per confirmed alert whose area holds it and
-    whose services include its service."""
-    if record.lat is None or record.long is None:
+def mails_for(tables: Open311Tables, run: Executor, tenant: str,
+              new: list[tuple[RequestRecord, Links]]) -> list[Mail]:
+    """The alert e-mails new requests of one tenant send: for each, one per confirmed alert
+    whose area holds it and whose services include its service. The alerts around all of
+    them are read at once."""
+    placed = [(r, links) for r, links in new if r.lat is not None and r.long is not None]
+    if not placed:
         return []
+    lons = [r.long for r, _ in placed]
+    lats = [r.lat for r, _ in placed]
+    around = tables.alerts_in_box(run, tenant, (min(lons), min(lats), max(lons), max(lats)))
     mails = []
-    for alert in tables.alerts_at(run, record.tenant, record.long, record.lat):
-        if alert.service_codes is not None and record.service_code not in alert.service_codes:
-            continue
-        if covers(alert.area, record.lat, record.long):
-            mails.append(Mail(record.tenant, alert.email,
-                              notices.new_request(links, record, alert.unsubscribe_token)))
+    for record, links in placed:
+        for alert in around:
+            west, south, east, north = alert.bbox
+            if not (west <= record.long <= east and south <= record.lat <= north):
+                continue
+            if alert.service_codes is not None and \
+                    record.service_code not in alert.service_codes:
+                continue
+            if covers(alert.area, record.lat, record.long):
+                mails.append(Mail(tenant, alert.email,
+                                  notices.new_request(links, record, alert.unsubscribe_token)))
     return mails

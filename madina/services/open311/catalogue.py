@@ -9,12 +9,14 @@ services name existing groups, areas name existing services, geometries are vali
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import shapely
+from shapely import Geometry
 from shapely.geometry import shape
 
 from madina.store.open311 import CatalogueRecord, Doc, ServiceArea
@@ -141,6 +143,21 @@ class Catalogue:
 
     def group_name(self, code: str | None) -> str | None:
         return next((g.name for g in self.groups if g.code == code), None)
+
+    @functools.cached_property
+    def boundary_shape(self) -> Geometry | None:
+        """The jurisdiction's boundary, prepared once per catalogue kept in memory."""
+        return _prepared(self.jurisdiction.boundary) if self.jurisdiction else None
+
+    @functools.cached_property
+    def service_areas(self) -> dict[str, list[tuple[str, Geometry]]]:
+        """Service code -> (department code, prepared area) in department-code order:
+        routing reads the catalogue kept in memory, never the database, per submission."""
+        areas: dict[str, list[tuple[str, Geometry]]] = {}
+        for department in sorted(self.departments, key=lambda d: d.code):
+            for code, area in department.service_areas:
+                areas.setdefault(code, []).append((department.code, _prepared(area)))
+        return areas
 
     def to_json(self) -> Doc:
         return {
@@ -407,6 +424,12 @@ def polygon(value: Any, where: str) -> Doc:
             or lat_min < -90 or lat_max > 90:
         raise CatalogueError(f"{where} must be in WGS84 longitude/latitude")
     return {"type": value["type"], "coordinates": value["coordinates"]}
+
+
+def _prepared(area: Doc) -> Geometry:
+    geometry = shape(area)
+    shapely.prepare(geometry)
+    return geometry
 
 
 def _bbox(area: Doc) -> tuple[float, float, float, float]:

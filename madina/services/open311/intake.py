@@ -104,7 +104,6 @@ class Intake:
     def _write_tenant(self, tenant: str, batch: list[Pending]) -> tuple[list[Outcome], int]:
         now = now_iso()
         outcomes: list[Outcome] = []
-        mails = 0
         with self.broker.transaction(tenant) as tx:
             run = self.tables.executor(tx.tx)
             records = [self.tables.insert_request(run, p.new) for p in batch]
@@ -116,6 +115,7 @@ class Intake:
                 except NgsiError as exc:
                     docs.append(exc)
             tx.get_many([doc["id"] for doc in docs if isinstance(doc, dict)])
+            stored = []
             for pending, record, doc in zip(batch, records, docs, strict=True):
                 if isinstance(doc, dict) and not tx.insert(doc):
                     doc = AlreadyExists(f"entity {doc['id']} already exists: the request was "
@@ -124,8 +124,8 @@ class Intake:
                     self.tables.remove_request(run, tenant, record.id)
                     outcomes.append(doc)
                     continue
-                queued = alerts.mails_for(self.tables, run, record, pending.links)
-                self.tables.queue_mail(run, queued, now, time.time())
-                mails += len(queued)
+                stored.append((record, pending.links))
                 outcomes.append(record)
-        return outcomes, mails
+            queued = alerts.mails_for(self.tables, run, tenant, stored)
+            self.tables.queue_mail(run, queued, now, time.time())
+        return outcomes, len(queued)

@@ -77,8 +77,9 @@ def clean(data: bytes, max_bytes: int) -> Photo:
 def _encoded(image: Image.Image, kind: str) -> Photo:
     modes = {"JPEG": ("RGB", "L"), "PNG": ("1", "L", "LA", "P", "RGB", "RGBA"),
              "WEBP": ("RGB", "RGBA")}
-    if image.mode not in modes[kind]:
-        has_alpha = "A" in image.mode or "transparency" in image.info
+    keyed = "transparency" in image.info  # a colour key lives in `info`, which is dropped
+    if image.mode not in modes[kind] or (keyed and kind != "JPEG"):
+        has_alpha = "A" in image.mode or keyed
         image = image.convert("RGBA" if has_alpha and kind != "JPEG" else "RGB")
     image.info = {}  # nothing of the original file may reach the new one
     out = BytesIO()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -47,6 +48,7 @@ from madina.store.open311 import (
 from madina.store.open311_tables import Open311Tables
 from madina.store.open311_workflow import TooMany
 
+CATALOGUE_FRESH_S = 1.0
 OPEN, CLOSED = "open", "closed"
 """GeoReport v2's two statuses (madina.services.open311.workflow has the detailed states)."""
 
@@ -67,7 +69,8 @@ class Open311Service:
     def __init__(self, store: Store, broker: Broker) -> None:
         self.tables: Open311Tables = store.open311
         self.broker = broker
-        self._catalogues: dict[str, Catalogue] = {}
+        self._catalogues: dict[str, tuple[Catalogue, float]] = {}
+        """tenant -> (catalogue, when its change time was last checked)."""
 
     # -- catalogue ---------------------------------------------------------------------------
     def tenant_for(self, jurisdiction_id: str | None, header_tenant: str) -> str:
@@ -85,15 +88,21 @@ class Open311Service:
 
     def catalogue(self, tenant: str) -> Catalogue:
         """The tenant's catalogue; kept per process and read again once it changed (any worker
-        may have changed it: the jurisdiction row's time says so)."""
-        changed_at = self.tables.catalogue_changed_at(tenant)
-        cached = self._catalogues.get(tenant)
-        if cached is not None and changed_at is not None and cached.changed_at == changed_at:
+        may have changed it: the jurisdiction row's time says so). That time is asked at most
+        every CATALOGUE_FRESH_S, so another worker's change shows within a second; this
+        process's own changes show at once."""
+        cached, checked = self._catalogues.get(tenant, (None, 0.0))
+        now = time.monotonic()
+        if cached is not None and now - checked < CATALOGUE_FRESH_S:
             return cached
-        catalogue = from_record(self.tables.catalogue(tenant))
-        if catalogue.jurisdiction is not None:
-            self._catalogues[tenant] = catalogue
-        return catalogue
+        changed_at = self.tables.catalogue_changed_at(tenant)
+        if cached is None or changed_at is None or cached.changed_at != changed_at:
+            cached = from_record(self.tables.catalogue(tenant))
+        if cached.jurisdiction is not None:
+            self._catalogues[tenant] = (cached, now)
+        else:
+            self._catalogues.pop(tenant, None)
+        return cached
 
     def configured(self, tenant: str) -> tuple[Catalogue, Jurisdiction]:
         catalogue = self.catalogue(tenant)
@@ -178,7 +187,7 @@ class Open311Service:
             raise bad_request(f"service_code {submission.service_code!r} is not a service of "
                               f"{jurisdiction.name} (GET services lists them)")
         attributes = check_attributes(service, submission.raw_attributes)
-        department = self._route(tenant, jurisdiction, service, submission)
+        department = self._route(catalogue, jurisdiction, service, submission)
         routed = catalogue.department(department) if department is not None else None
         moment = datetime.now(UTC)
         now = canonical(moment)
@@ -209,16 +218,16 @@ class Open311Service:
         _, jurisdiction = self.configured(tenant)
         return Links(base, jurisdiction.id, jurisdiction.name)
 
-    def _route(self, tenant: str, jurisdiction: Jurisdiction, service: Service,
+    @staticmethod
+    def _route(catalogue: Catalogue, jurisdiction: Jurisdiction, service: Service,
                submission: Submission) -> str | None:
         """The department responsible. Without coordinates (an address only), the service's
         only department if it has one; else none yet, for staff to assign."""
         if submission.lat is None or submission.long is None:
-            serving = self.tables.departments_serving(tenant, service.code)
+            serving = routing.serving(catalogue, service)
             return serving[0] if len(serving) == 1 else None
-        routing.check_inside(jurisdiction, submission.lat, submission.long)
-        candidates = self.tables.areas_at(tenant, service.code, submission.long, submission.lat)
-        return routing.department_at(jurisdiction, service, candidates, submission.lat,
+        routing.check_inside(catalogue, jurisdiction, submission.lat, submission.long)
+        return routing.department_at(catalogue, jurisdiction, service, submission.lat,
                                      submission.long)
 
     def requests(self, tenant: str, query: RequestQuery) -> list[RequestRecord]:

@@ -179,3 +179,17 @@ def test_the_same_photo_twice_is_stored_once(city: TestClient, api_key: str) -> 
     urls = {r["media_url"] for r in city.get(
         f"{API}/requests.json", params={"service_request_id": f"{first},{second}"}).json()}
     assert len(urls) == 1 and len(stored_files(city)) == 1
+
+
+def test_a_transparent_palette_png_stays_transparent(city: TestClient, api_key: str) -> None:
+    """Its colour key lives in the metadata that cleaning drops: it becomes an alpha channel
+    first."""
+    image = Image.new("P", (4, 4), 1)
+    image.putpalette([255, 255, 255, 200, 30, 30] + [0] * 762)
+    image.putpixel((0, 0), 0)
+    out = BytesIO()
+    image.save(out, "PNG", transparency=0)
+    assert post(city, api_key, out.getvalue(), name="p.png").status_code == 201
+    (path,) = stored_files(city)
+    stored = Image.open(path).convert("RGBA")
+    assert stored.getpixel((0, 0))[3] == 0 and stored.getpixel((1, 1)) == (200, 30, 30, 255)

@@ -66,7 +66,8 @@ def test_the_catalogue_is_replaced_whole(tables: Open311Tables) -> None:
     tables.replace_catalogue("", smaller)
     assert tables.catalogue("") == smaller
     assert tables.service("", "pothole") is None
-    assert tables.areas_at("", "pothole", 0.5, 0.5) == []
+    assert tables.catalogue_changed_at("") == "2026-01-02T00:00:00.000000Z"
+    assert tables.catalogue_changed_at("elsewhere") is None
 
 
 def test_a_jurisdiction_belongs_to_one_tenant(tables: Open311Tables) -> None:
@@ -75,14 +76,6 @@ def test_a_jurisdiction_belongs_to_one_tenant(tables: Open311Tables) -> None:
         tables.replace_catalogue("b", catalogue())
     assert tables.catalogue("b") == CatalogueRecord()
     assert tables.jurisdiction_tenant("city.example") == "a"
-
-
-def test_areas_are_found_by_their_box(tables: Open311Tables) -> None:
-    tables.replace_catalogue("", catalogue())
-    assert tables.areas_at("", "pothole", 0.5, 0.5) == [("roads", SQUARE)]
-    assert tables.areas_at("", "pothole", 1.5, 0.5) == []
-    assert tables.areas_at("", "graffiti", 0.5, 0.5) == []
-    assert tables.departments_serving("", "pothole") == ["roads"]
 
 
 def test_a_request_is_stored_with_its_reporter_and_history(tables: Open311Tables) -> None:
