@@ -57,6 +57,7 @@ ROAD = "urn:ngsi-ld:TrafficFlowObserved:main-street"
 GAUGE = "urn:ngsi-ld:WaterObserved:bay"
 FLOOD_STATION = "urn:ngsi-ld:FloodMonitoring:harbour"
 ALERT = "urn:ngsi-ld:Alert:bay-flood"
+BUILDING = "urn:ngsi-ld:Building:town-hall"
 
 
 def prop(value: Any, at: datetime | None = None, unit: str | None = None) -> dict[str, Any]:
@@ -141,6 +142,9 @@ class City:
                              (10, 29.0)):
             self.upsert({"id": AQ_WEST, "type": "AirQualityObserved",
                          "no2": prop(no2, now - timedelta(minutes=minutes), "GQ")})
+        self.upsert({"id": BUILDING, "type": "Building",
+                     "energyConsumption": prop(80.5, now - timedelta(seconds=3), "KWH"),
+                     "emissionsScope2": prop(20.0, now - timedelta(seconds=3), "KGM")})
         self.upsert(
             {"id": AQ_WEST, "type": "AirQualityObserved", "location": point(24.937, 60.165),
              "no2": prop(26.0, now, "GQ"), "airQualityIndex": prop(42, now),
@@ -157,6 +161,9 @@ class City:
              "congested": prop(False, now)},
             {"id": GAUGE, "type": "WaterObserved", "location": point(24.957, 60.1705),
              "height": prop(0.42, now, "MTR"), "floodWarningLevel": prop("normal", now)},
+            {"id": BUILDING, "type": "Building", "location": point(24.941, 60.169),
+             "energyConsumption": prop(120.0, now - timedelta(seconds=2), "KWH"),
+             "emissionsScope2": prop(30.0, now - timedelta(seconds=2), "KGM")},
             {"id": FLOOD_STATION, "type": "FloodMonitoring", "location": point(24.958, 60.173),
              "alertLevel": prop(1.0, unit="MTR"), "dangerLevel": prop(2.0, unit="MTR"),
              "currentLevel": prop(1.4, now, "MTR")},

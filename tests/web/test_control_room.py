@@ -45,6 +45,10 @@ def test_the_map_draws_the_basemap_and_every_domain_layer_by_state(context, city
     assert {"Main Street", "West", "East", "Bay"} <= set(basemap)
     assert page.locator("#ind-aqi span").all_inner_texts() == ["East 120", "West 42"]
     assert page.locator("#ind-congestion").inner_text() == "50 %"
+    # Today's sums from the temporal API: 80.5 + 120 kWh, 20 + 30 kg CO2e.
+    page.wait_for_function("() => document.getElementById('ind-energy').innerText !== '—'")
+    assert page.locator("#ind-energy").inner_text() == "200.5 kWh"
+    assert page.locator("#ind-co2").inner_text() == "50 kg"
     assert page.locator(".maplibregl-ctrl-attrib").inner_text().find("OpenStreetMap") >= 0
     screenshot(page, "control-room")
 
@@ -140,3 +144,36 @@ def test_staff_sign_in_refuses_a_bad_credential_and_keeps_a_good_one(context, ci
     assert other.locator("#session-user").inner_text() == "Not signed in"
     page.locator("#sign-out").click()
     assert page.locator("#session-user").inner_text() == "Not signed in"
+
+
+INDICATORS = """async () => {
+    const m = await import('/web/js/indicators.js');
+    const square = (x) => ({type: 'Polygon', coordinates: [[[x, 0], [x + 1, 0], [x + 1, 1],
+                                                            [x, 1], [x, 0]]]});
+    const districts = {features: [{properties: {name: 'A'}, geometry: square(0)},
+                                  {properties: {name: 'B'}, geometry: square(1)}]};
+    const at = (x, aqi, level) => ({location: {type: 'Point', coordinates: [x, 0.5]},
+                                    airQualityIndex: aqi, airQualityLevel: level});
+    return {
+        byDistrict: m.aqiByDistrict([at(0.5, 40, 'good'), at(0.7, 130, 'x'), at(1.5, 60, 'm'),
+                                     at(5, 10, 'good'), {airQualityIndex: 'n/a'}], districts),
+        share: [m.congestionShare([{congested: true}, {congested: false}, {}]),
+                m.congestionShare([{}])],
+        median: [m.median([3, 1, 2]), m.median([4, 1, 3, 2]), m.median([])],
+        hours: m.medianHoursToClose([
+            {requested_datetime: '2026-01-01T00:00:00Z', updated_datetime: '2026-01-01T02:00:00Z'},
+            {requested_datetime: '2026-01-01T00:00:00Z', updated_datetime: '2026-01-01T06:00:00Z'},
+            {requested_datetime: '2026-01-01T00:00:00Z', updated_datetime: 'not a time'}]),
+    };
+}"""
+
+
+def test_indicators_are_computed_as_documented(context, city: City):
+    page = open_page(context, "/")
+    result = page.evaluate(INDICATORS)
+    assert result["byDistrict"] == {"A": {"aqi": 130, "level": "x"},
+                                    "B": {"aqi": 60, "level": "m"},
+                                    "elsewhere": {"aqi": 10, "level": "good"}}
+    assert result["share"] == [0.5, None]
+    assert result["median"] == [2, 2.5, None]
+    assert result["hours"] == 4

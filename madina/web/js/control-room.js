@@ -20,7 +20,8 @@ const $ = (id) => document.getElementById(id);
 const ENERGY_ATTRS = ["energyConsumption", "emissionsScope1", "emissionsScope2"];
 const NUMBER = new Intl.NumberFormat("en", { maximumFractionDigits: 1 });
 
-/** Everything the page knows: entities by id, and per layer the ids it draws. */
+/** Everything the page knows: entities by id (plain keyValues), Open311 requests, today's
+ * energy sums, the entity whose details are open and their charts. */
 const state = {
   entities: new Map(),
   requests: { open: [], closed: [] },
