@@ -151,3 +151,32 @@ def test_layer_roles_by_name():
     assert [layer_role(n) for n in ("helsinki-streets", "water", "city-districts", "parks",
                                     "bigstreets")] == ["streets", "water", "districts",
                                                        "other", "other"]
+
+
+def keys(table: dict, prefix: str = "") -> set[str]:
+    return {key for name, value in table.items()
+            for key in (keys(value, f"{prefix}{name}.") if isinstance(value, dict)
+                        else {f"{prefix}{name}"})}
+
+
+def test_every_language_has_every_text_and_placeholder():
+    english = json.loads((WEB_DIR / "i18n/en.json").read_text())
+    for language in ("ar", "fa"):
+        table = json.loads((WEB_DIR / f"i18n/{language}.json").read_text())
+        assert keys(table) == keys(english), language
+        for key in keys(english):
+            path = key.split(".")
+            text, theirs = english, table
+            for part in path:
+                text, theirs = text[part], theirs[part]
+            assert set(re.findall(r"\{\w+\}", theirs)) == set(re.findall(r"\{\w+\}", text)), key
+
+
+def test_every_text_the_portal_names_exists():
+    """Keys in the page (data-i18n…) and the script (t("…")) are all in English."""
+    english = keys(json.loads((WEB_DIR / "i18n/en.json").read_text()))
+    html = (WEB_DIR / "citizen.html").read_text()
+    script = (WEB_DIR / "js/citizen.js").read_text()
+    named = set(re.findall(r'data-i18n(?:-\w+)?="([\w.]+)"', html))
+    named |= set(re.findall(r'\bt\("([\w.]+)"', script))
+    assert named and named <= english, named - english
