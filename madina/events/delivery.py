@@ -195,7 +195,8 @@ class MqttSender:
             self._client.connect_async(self._host, self._port, keepalive=60)
             self._client.loop_start()
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
         except TimeoutError:
             raise SendError(f"MQTT broker {self._host}:{self._port} not connected") from None
         topic = urlsplit(request["uri"]).path.lstrip("/")
@@ -210,7 +211,8 @@ class MqttSender:
             else:
                 self._waiting[info.mid] = future
         try:
-            await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                await future
         except TimeoutError:
             with self._lock:
                 self._waiting.pop(info.mid, None)

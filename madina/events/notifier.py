@@ -187,8 +187,11 @@ class Notifier:
         next_due = self.matcher.next_due()
         if next_due is not None:
             timeout = max(0.0, min(timeout, next_due - time.monotonic()))
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+        # meets the event being set, and the notifier then never stopped.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
         self._wake.clear()
 
     async def drain(self) -> None:
