@@ -130,8 +130,11 @@ class ChangeFeed:
 
     async def _read_forever(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the cancellation
+            # that stops this task when the wake-up comes at the same moment (stop() then hangs).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.read()

@@ -4,6 +4,7 @@ resuming from a cursor."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 from starlette.testclient import TestClient
@@ -88,3 +89,39 @@ def test_concurrent_reads_hand_out_each_event_once(settings: Settings) -> None:
             store.close()
 
     assert asyncio.run(scenario()) == [f"urn:ngsi-ld:Sensor:{n}" for n in range(5)]
+
+
+def test_stop_is_not_lost_to_a_wake_up_at_the_same_moment(tmp_path) -> None:
+    """Python 3.11's wait_for swallowed the cancellation that stops the feed when a wake-up
+    came at the same moment: stop() then hung (about one app shutdown in a hundred)."""
+    from madina.store.sqlite import SQLiteStore
+
+    async def start_and_stop(store: SQLiteStore) -> None:
+        feed = ChangeFeed(store, poll_interval=0.0005)
+        await feed.start()
+        waking = True
+
+        def wake_constantly() -> None:
+            while waking:
+                feed.wake()
+
+        waker = threading.Thread(target=wake_constantly)
+        waker.start()
+        try:
+            await asyncio.sleep(0.002)
+            async with asyncio.timeout(5):
+                await feed.stop()
+        finally:
+            waking = False
+            waker.join()
+
+    async def scenario() -> None:
+        store = SQLiteStore(str(tmp_path / "feed.db"))
+        store.open()
+        try:
+            for _ in range(150):
+                await start_and_stop(store)
+        finally:
+            store.close()
+
+    asyncio.run(scenario())

@@ -74,8 +74,11 @@ class MailSender:
             if sent:
                 continue
             self._wake.clear()
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the cancellation
+            # that stops this task when the wake-up comes at the same moment (stop() then hangs).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
 
     async def round(self) -> int:
         """Claim, send and settle one batch of due messages; how many were claimed."""
