@@ -4,8 +4,8 @@ back with derived attributes, and a flood warning appears as an Alert and in the
 from __future__ import annotations
 
 import time
-from xml.etree import ElementTree
 from collections.abc import Iterator
+from xml.etree import ElementTree
 
 import pytest
 from starlette.testclient import TestClient
