@@ -3,6 +3,7 @@ order is commit order and a cursor is the last sequence number read."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 
 import orjson
@@ -18,17 +19,24 @@ def record(
     changes: list[ChangeRow],
     now: str,
 ) -> None:
-    if instances:
-        conn.executemany(
-            "INSERT INTO attribute_instances(tenant, entity_id, entity_type, attr, dataset_id,"
-            " instance, observed_at, recorded_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (tenant, r.entity_id, r.entity_type, r.attr, r.dataset_id,
-                 None if r.instance is None else to_json(r.instance), r.observed_at, now,
-                 r.instance is None)
-                for r in instances
-            ],
-        )
+    """Deletion rows go with a statement of their own (runs of them, so rows keep their
+    order), so no parameter is None or a bool: Python's sqlite3 sends those through its
+    adapter lookup (~3,000 instructions each)."""
+    for deleted, rows in itertools.groupby(instances, key=lambda r: r.instance is None):
+        if deleted:
+            conn.executemany(
+                "INSERT INTO attribute_instances(tenant, entity_id, entity_type, attr,"
+                " dataset_id, observed_at, recorded_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                [(tenant, r.entity_id, r.entity_type, r.attr, r.dataset_id, r.observed_at, now)
+                 for r in rows],
+            )
+        else:
+            conn.executemany(
+                "INSERT INTO attribute_instances(tenant, entity_id, entity_type, attr,"
+                " dataset_id, instance, observed_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(tenant, r.entity_id, r.entity_type, r.attr, r.dataset_id, to_json(r.instance),
+                  r.observed_at, now) for r in rows],
+            )
     if changes:
         conn.executemany(
             "INSERT INTO changes(tenant, entity_id, kind, at, payload) VALUES (?, ?, ?, ?, ?)",

@@ -32,3 +32,21 @@ def _positions(coords: Any):
     elif isinstance(coords, list):
         for item in coords:
             yield from _positions(item)
+
+
+def geo_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two versions of an entity differ in their GeoProperty values, i.e. whether its
+    spatial index rows must be rebuilt. An attribute whose instance list an update left shared
+    with the old document (madina.context.entity_update) cannot have changed: not looked into."""
+    for name, instances in new.items():
+        if ":" in name and instances is not (before := old.get(name)) and (
+            _geo_values(instances) != _geo_values(before)
+        ):
+            return True
+    return any(":" in name and name not in new and _geo_values(v) for name, v in old.items())
+
+
+def _geo_values(instances: Any) -> list:
+    if not isinstance(instances, list):
+        return []
+    return [i.get("value") for i in instances if i.get("type") == "GeoProperty"]

@@ -36,7 +36,7 @@ from madina.store.base import (
     attribute_summaries,
 )
 from madina.store.cap_messages_sqlite import SQLiteCapMessages
-from madina.store.geometry import bbox_of
+from madina.store.geometry import bbox_of, geo_changed
 from madina.store.history_sqlite import SQLiteHistory
 from madina.store.open311_sqlite import SQLiteOpen311
 from madina.store.sqlite_identities import SQLiteIdentities
@@ -488,10 +488,12 @@ def _geo_shapes(doc: Document) -> list[GeoShape]:
 class SQLiteTransaction:
     """The writes of one `SQLiteStore.transaction()`; only valid inside its `with` block.
 
-    Entity rows are written at once (their ids must be checked); index rows are collected and
-    written with one `executemany` per table when the transaction commits, which halves the
-    cost of a batch. Nothing reads the indexes inside a transaction, so that is safe. An update
-    rewrites only the indexes whose rows changed (re-inserting R*Tree entries is costly)."""
+    Inserts and deletes run at once (their ids must be checked). Document updates and index
+    rows are collected and written with one `executemany` per statement when the transaction
+    commits, which halves the cost of a batch; reads inside the transaction see the collected
+    documents, and nothing reads the indexes before the commit. An update rewrites only the
+    index rows that changed: types and geometry when they differ (re-inserting R*Tree entries
+    is costly), and of the value index only the rows at positions whose values differ."""
 
     def __init__(self, store: SQLiteStore, tenant: str) -> None:
         self.store = store
@@ -499,10 +501,19 @@ class SQLiteTransaction:
         self.tenant = tenant
         self._stale: dict[str, set[int]] = {kind: set() for kind in STALE_ROWS}
         """Per index: entities whose rows in the database must go."""
-        self._pending: dict[str, dict[int, list]] = {kind: {} for kind in STALE_ROWS}
+        self._pending: dict[str, dict[int, list]] = {kind: {} for kind in INDEXES}
         """Per index: entity pk -> the rows to write (the latest document's)."""
+        self._values: dict[int, tuple[Document | None, Document]] = {}
+        """Entity pk -> (the document whose value rows the database holds, None for none;
+        the latest document)."""
         self._pks: dict[str, int] = {}
         """Entity id -> pk, for the entities this transaction has read or written."""
+        self._updates: dict[int, Document] = {}
+        """Entity pk -> the latest document, for the entities whose UPDATE is written at
+        commit."""
+        self._json: dict[str, tuple[Document, bytes]] = {}
+        """Entity id -> the document last written and its JSON, which the change log embeds
+        instead of serialising the document a second time."""
         self._instances: list[InstanceRow] = []
         self._changes: list[ChangeRow] = []
 
@@ -510,10 +521,19 @@ class SQLiteTransaction:
         return self.get_many([entity_id]).get(entity_id)
 
     def get_many(self, entity_ids: list[str]) -> dict[str, Document]:
-        """The stored documents; their pks are remembered so updates need no second lookup."""
+        """The stored documents (as this transaction left them); their pks are remembered so
+        updates need no second lookup."""
         found: dict[str, Document] = {}
-        for start in range(0, len(entity_ids), 500):
-            chunk = entity_ids[start : start + 500]
+        unknown = []
+        for entity_id in entity_ids:
+            pk = self._pks.get(entity_id)
+            pending = None if pk is None else self._updates.get(pk)
+            if pending is not None:
+                found[entity_id] = pending
+            else:
+                unknown.append(entity_id)
+        for start in range(0, len(unknown), 500):
+            chunk = unknown[start : start + 500]
             rows = self.conn.execute(
                 "SELECT pk, id, doc FROM entities WHERE tenant = ? AND id IN"
                 f" ({','.join('?' * len(chunk))})",
@@ -525,35 +545,36 @@ class SQLiteTransaction:
         return found
 
     def insert(self, doc: Document) -> bool:
+        raw = orjson.dumps(doc)
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO entities(tenant, id, doc, created_at, modified_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (self.tenant, doc["id"], orjson.dumps(doc).decode(), doc["createdAt"],
-             doc["modifiedAt"]),
+            (self.tenant, doc["id"], raw.decode(), doc["createdAt"], doc["modifiedAt"]),
         )
         if cur.rowcount == 0:
             return False
-        self._pks[doc["id"]] = cur.lastrowid
+        pk = cur.lastrowid
+        self._pks[doc["id"]] = pk
+        self._json[doc["id"]] = (doc, raw)
         for kind, (_, rows) in INDEXES.items():
-            self._pending[kind][cur.lastrowid] = rows(self, doc)
+            self._pending[kind][pk] = rows(doc)
+        self._values[pk] = (None, doc)
         return True
 
     def update(self, doc: Document, previous: Document | None = None) -> None:
-        pk = self._pks.get(doc["id"])
+        entity_id = doc["id"]
+        pk = self._pks.get(entity_id)
         if pk is None or previous is None:
-            previous = self.get(doc["id"])
+            previous = self.get(entity_id)
             if previous is None:
-                raise KeyError(doc["id"])
-            pk = self._pks[doc["id"]]
-        old = previous
-        self.conn.execute(
-            "UPDATE entities SET doc = ?, modified_at = ? WHERE pk = ?",
-            (orjson.dumps(doc).decode(), doc["modifiedAt"], pk),
-        )
-        for kind, (key, rows) in INDEXES.items():
-            if key is None or pk in self._pending[kind] or key(doc) != key(old):
+                raise KeyError(entity_id)
+            pk = self._pks[entity_id]
+        self._updates[pk] = doc
+        for kind, (changed, rows) in INDEXES.items():
+            if pk in self._pending[kind] or changed(previous, doc):
                 self._stale[kind].add(pk)
-                self._pending[kind][pk] = rows(self, doc)
+                self._pending[kind][pk] = rows(doc)
+        self._values[pk] = (self._values[pk][0] if pk in self._values else previous, doc)
 
     def delete(self, entity_id: str) -> bool:
         row = self.conn.execute(
@@ -563,10 +584,14 @@ class SQLiteTransaction:
             return False
         pk = row[0]
         self._pks.pop(entity_id, None)
+        self._json.pop(entity_id, None)
+        self._updates.pop(pk, None)
         self.conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
         for kind in STALE_ROWS:
             self._stale[kind].add(pk)
-            self._pending[kind].pop(pk, None)
+        for pending in self._pending.values():
+            pending.pop(pk, None)
+        self._values.pop(pk, None)
         return True
 
     def record(self, instances: list[InstanceRow], changes: list[ChangeRow]) -> None:
@@ -574,15 +599,77 @@ class SQLiteTransaction:
         self._changes.extend(changes)
 
     def _value_rows(self, doc: Document) -> list[sqlite_values.Row]:
+        """The value-index rows of a document, numbered (by position) in document order."""
+        return self._attribute_rows(doc, {})
+
+    def _attribute_rows(
+        self, doc: Document, spans: dict[str, tuple[list, int, int]],
+        known: list[sqlite_values.Row] | None = None,
+        known_spans: dict[str, tuple[list, int, int]] | None = None,
+    ) -> list[sqlite_values.Row]:
+        """The document's value-index rows; `spans` receives each attribute's instance list
+        and the slice of the rows it yields. The rows of an attribute whose list is the one
+        `known_spans` names are copied from `known` instead of built again."""
         rows: list[sqlite_values.Row] = []
-        for name, instances in _attributes(doc):
-            name_id = self.store._intern(name)
-            for instance in instances:
-                rows.extend(sqlite_values.instance_rows(name_id, instance))
+        name_ids = self.store._name_ids
+        instance_rows = sqlite_values.instance_rows
+        for name, instances in doc.items():
+            if ":" not in name or instances.__class__ is not list:
+                continue
+            start = len(rows)
+            span = known_spans.get(name) if known_spans is not None else None
+            if span is not None and span[0] is instances:
+                assert known is not None
+                rows += known[span[1] : span[2]]
+            else:
+                name_id = name_ids.get(name)
+                if name_id is None:
+                    name_id = self.store._intern(name)
+                for instance in instances:
+                    rows += instance_rows(name_id, instance)
+            spans[name] = (instances, start, len(rows))
         return rows
 
+    def _value_writes(self) -> tuple[dict[str, list[tuple]], list[tuple[int, int]]]:
+        """The value-index rows to (re)write, by shape, and the id ranges to delete.
+
+        Rows are numbered in document order, so each new row is compared with the row the
+        database holds at its position (the rows of the document it was written from); only
+        differing rows are written, over the old ones. An attribute an update left shared
+        with the old document has the same rows, which are not built twice."""
+        writes: dict[str, list[tuple]] = {shape: [] for shape in VALUE_SHAPES}
+        nums, txts, nones = writes["num"], writes["txt"], writes["none"]
+        cuts: list[tuple[int, int]] = []
+        for pk, (base, doc) in self._values.items():
+            spans: dict[str, tuple[list, int, int]] = {}
+            new = self._attribute_rows(doc, spans)
+            old = [] if base is None else self._attribute_rows(base, {}, new, spans)
+            first = pk << SLOT_BITS
+            kept = len(old)
+            for n, row in enumerate(new):
+                if n < kept and old[n] == row:
+                    continue
+                attr, num, txt, opaque, ref = row
+                if num is not None:
+                    nums.append((first | n, pk, attr, num, opaque, ref))
+                elif txt is not None:
+                    txts.append((first | n, pk, attr, txt, opaque, ref))
+                else:
+                    nones.append((first | n, pk, attr, opaque, ref))
+            if len(new) < kept:
+                cuts.append((first | len(new), first | SLOT_MASK))
+        return writes, cuts
+
     def flush(self) -> None:
-        """Write the collected index rows; called once, just before COMMIT."""
+        """Write the collected documents and index rows; called once, just before COMMIT."""
+        updates = []
+        for pk, doc in self._updates.items():
+            raw = orjson.dumps(doc)
+            self._json[doc["id"]] = (doc, raw)
+            updates.append((raw.decode(), doc["modifiedAt"], pk))
+        self.conn.executemany(
+            "UPDATE entities SET doc = ?, modified_at = ? WHERE pk = ?", updates
+        )
         for kind, statements in STALE_ROWS.items():
             for statement in statements if self._stale[kind] else ():
                 self.conn.executemany(
@@ -593,15 +680,12 @@ class SQLiteTransaction:
             "INSERT OR IGNORE INTO entity_types(tenant, type, entity_pk) VALUES (?, ?, ?)",
             [(self.tenant, t, pk) for pk, types in pending["types"].items() for t in types],
         )
-        self.conn.executemany(
-            "INSERT INTO attr_values(id, entity_pk, attr, num, txt, opaque, ref)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                ((pk << SLOT_BITS) | n, pk, *row)
-                for pk, rows in pending["values"].items()
-                for n, row in enumerate(rows)
-            ],
-        )
+        values, cuts = self._value_writes()
+        if cuts:
+            self.conn.executemany("DELETE FROM attr_values WHERE id BETWEEN ? AND ?", cuts)
+        for shape, statement in VALUE_SHAPES.items():
+            if values[shape]:
+                self.conn.executemany(statement, values[shape])
         shapes = [
             ((pk << SLOT_BITS) | slot, pk, attr, geometry, box)
             for pk, entity_shapes in pending["geo"].items()
@@ -615,27 +699,38 @@ class SQLiteTransaction:
             "INSERT INTO geo_index(id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
             [(shape_id, b[0], b[2], b[1], b[3]) for shape_id, _, _, _, b in shapes],
         )
-        change_log_sqlite.record(self.conn, self.tenant, self._instances, self._changes, _now())
+        change_log_sqlite.record(
+            self.conn, self.tenant, self._instances, [self._embedded(c) for c in self._changes],
+            _now(),
+        )
+
+    def _embedded(self, change: ChangeRow) -> ChangeRow:
+        """The change row with the JSON of the document this transaction wrote in place of
+        the document, when the change carries that very document."""
+        written = self._json.get(change.entity_id)
+        if written is None or change.payload.get("entity") is not written[0]:
+            return change
+        return change._replace(payload={**change.payload, "entity": orjson.Fragment(written[1])})
 
 
-def _attributes(doc: Document) -> list[tuple[str, list[dict[str, Any]]]]:
-    return [(k, v) for k, v in doc.items() if ":" in k and isinstance(v, list)]
-
-
-def _geometries(doc: Document) -> list:
-    return [
-        (name, [i.get("value") for i in insts if i.get("type") in GEO_KINDS])
-        for name, insts in _attributes(doc)
-    ]
-
-
-IndexKey = Callable[[Document], Any] | None
-IndexRows = Callable[[SQLiteTransaction, Document], list]
-INDEXES: dict[str, tuple[IndexKey, IndexRows]] = {
-    "types": (lambda doc: doc["type"], lambda tx, doc: list(doc["type"])),
-    # Values change on nearly every update and their rows are cheap: always rewritten.
-    "values": (None, SQLiteTransaction._value_rows),
-    "geo": (_geometries, lambda tx, doc: _geo_shapes(doc)),
+VALUE_SHAPES = {
+    "num": "INSERT OR REPLACE INTO attr_values(id, entity_pk, attr, num, opaque, ref)"
+           " VALUES (?, ?, ?, ?, ?, ?)",
+    "txt": "INSERT OR REPLACE INTO attr_values(id, entity_pk, attr, txt, opaque, ref)"
+           " VALUES (?, ?, ?, ?, ?, ?)",
+    "none": "INSERT OR REPLACE INTO attr_values(id, entity_pk, attr, opaque, ref)"
+            " VALUES (?, ?, ?, ?, ?)",
 }
-"""Per index: a key that changes whenever its rows would (compared before rebuilding them; None:
-always rebuild), and how to build the rows."""
+"""Value-index rows by which of num and txt they hold: the other is left out rather than bound
+as None, which Python's sqlite3 sends through its adapter lookup (~3,000 instructions a value)."""
+
+
+IndexChanged = Callable[[Document, Document], bool]
+IndexRows = Callable[[Document], list]
+INDEXES: dict[str, tuple[IndexChanged, IndexRows]] = {
+    "types": (lambda old, new: old["type"] != new["type"], lambda doc: list(doc["type"])),
+    "geo": (geo_changed, _geo_shapes),
+}
+"""Per index rewritten whole when it changes: whether an update changes its rows (asked before
+rebuilding them), and how to build the rows. The value index is diffed instead
+(`SQLiteTransaction._value_writes`)."""

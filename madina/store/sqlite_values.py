@@ -61,7 +61,17 @@ def instance_rows(name_id: int, instance: dict[str, Any]) -> list[Row]:
     """Index rows for one attribute instance: its content scalar(s), or one opaque row.
 
     GeoProperties get none: a GeoJSON object never equals or orders against a q literal."""
-    if instance.get("type") == "GeoProperty":
+    kind = instance.get("type")
+    if kind == "Property" and "value" in instance:
+        # A Property holding one number or short text, as nearly every measure does.
+        value = instance["value"]
+        if value.__class__ is float:
+            return [(name_id, value, None, 0, 0)]
+        if value.__class__ is int and -MAX_EXACT_INT <= value <= MAX_EXACT_INT:
+            return [(name_id, float(value), None, 0, 0)]
+        if value.__class__ is str and len(value) <= MAX_TEXT:
+            return [(name_id, None, value, 0, 0)]
+    elif kind == "GeoProperty":
         return []
     content = None
     for member in CONTENT_MEMBERS:
