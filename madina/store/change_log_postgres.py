@@ -47,10 +47,13 @@ def record(
 
 
 def history_months(instances: list[InstanceRow]) -> set[datetime]:
-    """The first day of every month the rows fall in: each needs its partition."""
+    """The first day of every month the rows fall in: each needs its partition. Canonical
+    timestamps start with a four-digit year and the month, so rows are told apart by that
+    prefix and only one timestamp per month is parsed (strptime costs ~5 µs a row)."""
+    prefixes = {row.observed_at[:7]: row.observed_at for row in instances}
     months = set()
-    for row in instances:
-        moment = parse_canonical(row.observed_at)
+    for observed in prefixes.values():
+        moment = parse_canonical(observed)
         months.add(datetime(moment.year, moment.month, 1, tzinfo=UTC))
     return months
 
