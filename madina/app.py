@@ -209,8 +209,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.broker.committed.append(changes.wake)
         await changes.start()
         app.state.live = LiveHub(changes)
-        app.state.notifier = notifier(settings, store, changes, contexts)
+        app.state.notifier = notifier(settings, store, contexts)
         await app.state.notifier.start()
+        app.state.broker.committed.append(app.state.notifier.wake)
         iot_gateway = app.state.iot = gateway(settings, store, app.state.broker, contexts,
                                               runner(store, app.state.store_limiter))
         await iot_gateway.start()

@@ -27,7 +27,6 @@ from madina.context.representation import render_entity
 from madina.context.subscription_match import Compiled, SubscriptionIndex, compile_subscription
 from madina.context.subscriptions import MQTT_QOS, MQTT_SCHEMES, MQTT_VERSION
 from madina.events.delivery import Deliverer, DeliveryPolicy, Request, lane_key
-from madina.events.feed import ChangeFeed
 from madina.events.model import ChangeEvent
 from madina.events.notifier import Notifier
 from madina.store.base import EntityQuery, EntitySelector, GeoFilter, Store
@@ -264,8 +263,7 @@ class SubscriptionMatcher:
         return await asyncio.to_thread(function, *args)
 
 
-def notifier(settings: Settings, store: Store, feed: ChangeFeed,
-             resolver: ContextResolver) -> Notifier:
+def notifier(settings: Settings, store: Store, resolver: ContextResolver) -> Notifier:
     """The notifier of one worker process, as the settings ask (called in the app lifespan,
     on the app's event loop). It runs on a thread of its own; on the embedded engine with a
     connection of its own too. The @context resolver stays on the app's loop, where its
@@ -287,5 +285,5 @@ def notifier(settings: Settings, store: Store, feed: ChangeFeed,
         retry_max=settings.notification_retry_max,
     )
     matcher = SubscriptionMatcher(store, resolve, settings.notification_timeout)
-    return Notifier(store, feed, matcher, Deliverer(store, policy),
+    return Notifier(store, matcher, Deliverer(store, policy),
                     poll_interval=settings.change_poll_interval, owns_store=owns_store)

@@ -7,8 +7,8 @@ transaction that moves the cursor, so a crash between the two cannot happen, and
 (of this process or of another that takes over) resumes where the last batch ended. Nothing
 committed is lost while the log keeps it (MADINA_CHANGE_LOG_RETENTION_HOURS).
 
-The leader's own writes wake it at once (through the process's change feed); other workers'
-arrive at the next poll. What it writes it hands straight to its `Deliverer`, claimed for a
+The leader's own writes wake it at once (`Broker.committed`); other workers' arrive at its
+next poll of the log. What it writes it hands straight to its `Deliverer`, claimed for a
 lease, so the fast path reads nothing back; every process's deliverer also claims rows that
 are due and held by nobody.
 
@@ -29,7 +29,6 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from madina.events.delivery import Deliverer
-from madina.events.feed import ChangeFeed
 from madina.events.model import ChangeEvent
 from madina.metrics import NOTIFICATIONS_MATCHED
 from madina.store.base import Store, StoreUnavailable
@@ -68,11 +67,10 @@ class Notifier:
     the request thread has open on the shared one)."""
 
     def __init__(
-        self, store: Store, feed: ChangeFeed, matcher: Matcher, deliverer: Deliverer,
+        self, store: Store, matcher: Matcher, deliverer: Deliverer,
         poll_interval: float = 0.025, owns_store: bool = False,
     ) -> None:
         self.store = store
-        self.feed = feed
         self.matcher = matcher
         self.deliverer = deliverer
         self.poll_interval = poll_interval
@@ -94,10 +92,8 @@ class Notifier:
                                         name="madina-notifier", daemon=True)
         self._thread.start()
         await asyncio.wrap_future(started)
-        self.feed.subscribe(self.wake)
 
     async def stop(self) -> None:
-        self.feed.unsubscribe(self.wake)
         if self._thread is None:
             return
         if self._loop is not None and not self._loop.is_closed():
@@ -107,7 +103,9 @@ class Notifier:
         self._thread = None
 
     def wake(self, _events: Any = None) -> None:
-        """Match now; callable from any thread (the change feed calls it on the app's)."""
+        """Match now; callable from any thread (`Broker.committed` calls it on the thread that
+        committed, so the process's own changes reach the notifier without waiting for a
+        turn of the app's event loop)."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
