@@ -639,6 +639,7 @@ class SQLiteTransaction:
         with the old document has the same rows, which are not built twice."""
         writes: dict[str, list[tuple]] = {shape: [] for shape in VALUE_SHAPES}
         nums, txts, nones = writes["num"], writes["txt"], writes["none"]
+        set_nums, set_txts = writes["set num"], writes["set txt"]
         cuts: list[tuple[int, int]] = []
         for pk, (base, doc) in self._values.items():
             spans: dict[str, tuple[list, int, int]] = {}
@@ -647,8 +648,19 @@ class SQLiteTransaction:
             first = pk << SLOT_BITS
             kept = len(old)
             for n, row in enumerate(new):
-                if n < kept and old[n] == row:
-                    continue
+                if n < kept:
+                    was = old[n]
+                    if was == row:
+                        continue
+                    if was[0] == row[0] and was[3:] == row[3:]:
+                        # The same attribute's number or text changed, as a measure does:
+                        # an UPDATE of that column touches only its index.
+                        if row[1] is not None and was[1] is not None:
+                            set_nums.append((row[1], first | n))
+                            continue
+                        if row[2] is not None and was[2] is not None:
+                            set_txts.append((row[2], first | n))
+                            continue
                 attr, num, txt, opaque, ref = row
                 if num is not None:
                     nums.append((first | n, pk, attr, num, opaque, ref))
@@ -720,9 +732,13 @@ VALUE_SHAPES = {
            " VALUES (?, ?, ?, ?, ?, ?)",
     "none": "INSERT OR REPLACE INTO attr_values(id, entity_pk, attr, opaque, ref)"
             " VALUES (?, ?, ?, ?, ?)",
+    "set num": "UPDATE attr_values SET num = ? WHERE id = ?",
+    "set txt": "UPDATE attr_values SET txt = ? WHERE id = ?",
 }
-"""Value-index rows by which of num and txt they hold: the other is left out rather than bound
-as None, which Python's sqlite3 sends through its adapter lookup (~3,000 instructions a value)."""
+"""Value-index writes by which of num and txt the row holds: the other is left out rather than
+bound as None, which Python's sqlite3 sends through its adapter lookup (~3,000 instructions a
+value). A row that only changes its number or text is updated in place (a quarter cheaper than
+replacing it, and only that column's index is touched)."""
 
 
 IndexChanged = Callable[[Document, Document], bool]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from madina.store import sqlite_values
@@ -56,7 +56,17 @@ def rebuilt_rows(store: SQLiteStore) -> list[tuple]:
     return rows
 
 
+def prop(value) -> list[dict]:
+    return [{"type": "Property", "value": value}]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(steps=[  # a text and a number change in place, then shapes change and rows go
+    ("put", 0, {"urn:a:name": prop("55"), "urn:a:speed": prop(1)}, True),
+    ("keep-some", 0, {"urn:a:name": prop("Audi"), "urn:a:speed": prop(2.5)}, True),
+    ("keep-some", 0, {"urn:a:name": prop(3), "urn:a:speed": prop("x")}, False),
+    ("put", 0, {"urn:a:speed": prop(2.5)}, True),
+])
 @given(steps=writes)
 def test_value_index_is_what_a_rebuild_would_write(tmp_path_factory, steps):
     store = SQLiteStore(str(tmp_path_factory.mktemp("w") / "w.db"))
