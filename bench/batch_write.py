@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--callgrind-out", help="keep the profile: PATH.<engine>")
     parser.add_argument("--instrument", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    rows = []
     for engine in args.engines:
         if engine == "postgres" and (problem := pgdb.problem(pgdb.server_url())):
             print(f"postgres skipped: {problem}")
@@ -206,15 +207,26 @@ def main() -> None:
             result = measure(store, args.entities, args.batches, args.instrument)
         if args.instrument:
             continue
-        line = f"{engine:<9} {result['per_s']:8,.0f} entities/s (wall clock, noisy)"
-        if engine == "postgres":
-            line += f", server CPU {result['server_us']:.0f} µs/entity"
+        server = f"{result['server_us']:,.0f}" if engine == "postgres" else "—"
+        counted = "—"
         if args.callgrind:
             count = args.callgrind_batches
             cost = instructions(engine, args.entities, count, args.callgrind_out)
-            line += f", {cost / (count * BATCH):,.0f} instructions/entity (client)"
-        print(line, flush=True)
-
+            counted = f"{cost / (count * BATCH):,.0f}"
+        rows.append(f"| {engine} | {result['per_s']:,.0f} | {server} | {counted} |")
+    if args.instrument:
+        return
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print("\n".join([
+        f"{args.entities:,} existing entities, {args.batches} batches of {BATCH} updates (2–5 "
+        "measures with observedAt each) through `Broker.batch_upsert(..., replace=False)`. "
+        f"Load average: {load}; wall clock is noisy on a shared machine, instructions are not.",
+        "",
+        "| engine | entities/s (wall clock) | server CPU µs/entity | "
+        "instructions/entity (client, callgrind) |",
+        "|---|--:|--:|--:|",
+        *rows,
+    ]), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -23,6 +23,7 @@ MODULES = (
     ("notifications", "Notification latency and a dead endpoint (issue 4)"),
     ("live", "Live stream to many dashboards (issue 4)"),
     ("iot", "Device ingestion over MQTT (issue 5)"),
+    ("batch_write", "Batch updates of existing entities, the store's write path (issues 5, 6)"),
     ("domains", "Domain services keeping pace with ingestion (issue 6)"),
     ("environment_react", "Environment services, react calls/s (issue 6)"),
     ("traffic_energy_react", "Traffic and energy services, react calls/s (issue 6)"),
