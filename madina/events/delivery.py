@@ -253,12 +253,17 @@ class Claimed:
 
 @dataclass
 class Lane:
-    """The queue of one endpoint."""
+    """The queue of one endpoint: up to `concurrency` notifications in flight, but one at a
+    time per subscription, so a subscription's notifications arrive in the order its changes
+    were committed (a retry, coming later, is the exception)."""
 
     key: str
     sender: Sender
     deliverer: Deliverer
-    queue: deque[Claimed] = field(default_factory=deque)
+    waiting: dict[tuple[str, str], deque[Claimed]] = field(default_factory=dict)
+    """Per subscription (tenant, id), its queued notifications, oldest first."""
+    ready: deque[tuple[str, str]] = field(default_factory=deque)
+    """Subscriptions with notifications queued and none in flight, in turn."""
     active: int = 0
     failures: int = 0
     """Failures in a row; `trip_after` of them open the circuit."""
@@ -274,13 +279,23 @@ class Lane:
         policy = self.deliverer.policy
         return 1 if self.failures >= policy.trip_after else policy.concurrency
 
+    @property
+    def idle(self) -> bool:
+        return not self.waiting and not self.active
+
     def submit(self, claimed: Claimed) -> None:
-        self.queue.append(claimed)
+        delivery = claimed.delivery
+        key = (delivery.tenant, delivery.subscription_id)
+        queue = self.waiting.get(key)
+        if queue is None:
+            queue = self.waiting[key] = deque()
+            self.ready.append(key)
+        queue.append(claimed)
         self.last_used = time.monotonic()
         self._spawn()
 
     def _spawn(self) -> None:
-        while self.queue and self.active < self.limit and not self.closed:
+        while self.ready and self.active < self.limit and not self.closed:
             self.active += 1
             task = asyncio.create_task(self._work(), name=f"madina-lane {self.key}")
             self.tasks.add(task)
@@ -288,8 +303,16 @@ class Lane:
 
     async def _work(self) -> None:
         try:
-            while self.queue and self.active <= self.limit and not self.closed:
-                await self._attempt(self.queue.popleft())
+            while self.ready and self.active <= self.limit and not self.closed:
+                key = self.ready.popleft()
+                queue = self.waiting[key]
+                try:
+                    await self._attempt(queue.popleft())
+                finally:
+                    if queue:
+                        self.ready.append(key)
+                    else:
+                        del self.waiting[key]
         finally:
             self.active -= 1
             self._spawn()
@@ -583,7 +606,7 @@ class Deliverer:
     def _close_idle_lanes(self) -> None:
         idle_since = time.monotonic() - self.LANE_IDLE_S
         for key, lane in list(self.lanes.items()):
-            if not lane.queue and not lane.active and lane.last_used < idle_since:
+            if lane.idle and lane.last_used < idle_since:
                 del self.lanes[key]
                 task = asyncio.create_task(lane.sender.close())
                 self._closing.add(task)

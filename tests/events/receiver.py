@@ -29,6 +29,8 @@ class Receiver:
         self.attempts = 0
         self.failures = 0
         self.fail_status = 500
+        self.hold_first = 0.0
+        """Seconds the first request is held before it is recorded and answered."""
         self._cond = threading.Condition()
         receiver = self
 
@@ -38,7 +40,12 @@ class Receiver:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver._cond:
+                    first = receiver.attempts == 0
                     receiver.attempts += 1
+                    receiver._cond.notify_all()
+                if first and receiver.hold_first:
+                    time.sleep(receiver.hold_first)
+                with receiver._cond:
                     failing = receiver.failures > 0
                     if failing:
                         receiver.failures -= 1

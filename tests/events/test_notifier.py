@@ -275,3 +275,17 @@ def test_a_failing_subscription_does_not_stop_the_others(settings: Settings, rec
         assert [e["id"] for e in receiver.entities(2)] == [
             "urn:ngsi-ld:Sensor:1", "urn:ngsi-ld:Sensor:2"]
         assert {r.path for r in receiver.received} == {"/notify"}
+
+
+def test_a_subscription_is_notified_in_commit_order(settings: Settings,
+                                                    receiver: Receiver) -> None:
+    """While its first notification is in flight, a subscription's next one waits, even
+    though its endpoint's lane could send several at once: they arrive in commit order."""
+    receiver.hold_first = 0.5
+    with running(settings) as client:
+        subscribe(client, receiver.url)
+        create(client, 1)
+        wait_until(lambda: receiver.attempts == 1, what="the first notification in flight")
+        create(client, 2)
+        assert [e["id"] for e in receiver.entities(2)] == [
+            "urn:ngsi-ld:Sensor:1", "urn:ngsi-ld:Sensor:2"]
