@@ -3,8 +3,10 @@ period in SQL, edited one by one, and expired per entity type.
 
 The rows are the ones `Transaction.record` appends (change_log_sqlite / change_log_postgres): one
 per attribute instance written or deleted, keyed by (tenant, entity, attribute, time). Both
-engines answer the same questions with their own SQL (`history_sqlite`, `history_postgres`);
-what they share — the shapes of questions and answers, the retention rules — is here.
+engines answer the same questions; what they share — the shapes of questions and answers, the
+statements both run alike (`HistorySQL`), the retention rules — is here, and each engine's
+module (`history_sqlite`, `history_postgres`) holds only its own SQL: how it reads many series
+at once, aggregates, stores times and JSON.
 
 Times are canonical UTC strings (`change_log.canonical`) in and out: string order is time order.
 """
@@ -12,9 +14,12 @@ Times are canonical UTC strings (`change_log.canonical`) in and out: string orde
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
+
+import orjson
 
 from madina.store.base import Transaction
 from madina.store.change_log import canonical
@@ -135,6 +140,144 @@ class HistoryStore(Protocol):
     def has_rows(self, tenant: str, entity_id: str, attr: str | None = None) -> bool: ...
     def expire(self, retention: Retention, now: datetime) -> int:
         """Delete rows past their type's retention; returns how many."""
+
+
+ONE_SERIES = "h.tenant = ? AND h.entity_id = ? AND h.attr = ?"
+"""The rows of one series in attribute_instances `h`."""
+
+
+class HistorySQL:
+    """What both engines' history stores run alike, in SQL both understand (`?` placeholders;
+    the PostgreSQL engine translates them), and the window and row handling around each
+    engine's own statements. An engine supplies its dialect: `_rows` (one read, its rows),
+    `_write` (one statement in a write transaction of its own, how many rows it touched),
+    `_in`, `_instance_time`, `_bind_time` and the SQL fragments below."""
+
+    DELETED: str
+    """Selects the deletion rows of attribute_instances `h`."""
+    WRITTEN: str
+    """Selects the written instances of `h`."""
+    INSTANCE: str
+    """`h`'s instance as JSON text."""
+    DELETED_KIND: str
+    """A deletion row has no instance: the kind is the one of the last instance before it."""
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        raise NotImplementedError
+
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        raise NotImplementedError
+
+    def _in(self, column: str, values: frozenset[str]) -> tuple[str, list[Any]]:
+        """The condition that `column` holds one of `values`, and its parameters."""
+        raise NotImplementedError
+
+    def _instance_time(self, name: str) -> str:
+        """The SQL of a system time (createdAt, modifiedAt) kept in `h`'s instance."""
+        raise NotImplementedError
+
+    def _bind_time(self, moment: str) -> Any:
+        """A canonical time as the engine compares it with its time columns."""
+        return moment
+
+    # -- reads -----------------------------------------------------------------------------
+    def attributes(self, tenant: str, entity_id: str) -> list[str]:
+        """A loose index scan: one seek per distinct attribute, however long each history."""
+        rows = self._rows(
+            "WITH RECURSIVE a(attr) AS ("
+            " SELECT min(attr) FROM attribute_instances WHERE tenant = ? AND entity_id = ?"
+            " UNION ALL SELECT (SELECT min(attr) FROM attribute_instances"
+            " WHERE tenant = ? AND entity_id = ? AND attr > a.attr) FROM a"
+            " WHERE a.attr IS NOT NULL)"
+            " SELECT attr FROM a WHERE attr IS NOT NULL",
+            (tenant, entity_id, tenant, entity_id),
+        )
+        return [attr for (attr,) in rows]
+
+    def entity_type(self, tenant: str, entity_id: str) -> str | None:
+        rows = self._rows(
+            "SELECT entity_type FROM attribute_instances WHERE tenant = ? AND entity_id = ?"
+            " ORDER BY attr, observed_at DESC LIMIT 1",
+            (tenant, entity_id),
+        )
+        return rows[0][0] if rows else None
+
+    def has_rows(self, tenant: str, entity_id: str, attr: str | None = None) -> bool:
+        where, params = self._entity_rows(tenant, entity_id, attr)
+        return bool(self._rows(f"SELECT 1 FROM attribute_instances WHERE {where} LIMIT 1",
+                               params))
+
+    def instance(self, tenant: str, series: Series, row_id: int) -> HistoryRow | None:
+        rows = self._rows(
+            f"SELECT h.id, h.dataset_id, {self.INSTANCE}, h.observed_at, {self.DELETED_KIND}"
+            f" FROM attribute_instances h WHERE h.id = ? AND {ONE_SERIES}",
+            [row_id, tenant, *series],
+        )
+        return history_row(series, *rows[0]) if rows else None
+
+    # -- writes ----------------------------------------------------------------------------
+    def delete_instance(self, tenant: str, series: Series, row_id: int) -> bool:
+        return self._write(
+            f"DELETE FROM attribute_instances AS h WHERE h.id = ? AND {ONE_SERIES}",
+            [row_id, tenant, *series],
+        ) > 0
+
+    # -- pieces of the engines' statements -------------------------------------------------
+    def _time(self, window: Window) -> tuple[str, str]:
+        """(the SQL of the row's time, the condition on `deleted`) for the window's property."""
+        if window.timeproperty == "deletedAt":
+            return "h.observed_at", self.DELETED
+        if window.timeproperty in ("createdAt", "modifiedAt"):
+            return self._instance_time(window.timeproperty), self.WRITTEN
+        return "h.observed_at", self.WRITTEN
+
+    def _filters(self, window: Window, at: str) -> tuple[str, list[Any]]:
+        """The window's conditions on the rows whose time is `at`, each after an AND."""
+        clauses, params = [], []
+        if window.start is not None:
+            clauses.append(f"{at} >= ?")
+            params.append(self._bind_time(window.start))
+        if window.end is not None:
+            clauses.append(f"{at} < ?")
+            params.append(self._bind_time(window.end))
+        if window.dataset_ids is not None:
+            clause, values = self._in("h.dataset_id", window.dataset_ids)
+            clauses.append(clause)
+            params.extend(values)
+        return "".join(f" AND {c}" for c in clauses), params
+
+    def _entity_rows(
+        self,
+        tenant: str,
+        entity_id: str,
+        attr: str | None = None,
+        dataset_ids: frozenset[str] | None = None,
+    ) -> tuple[str, list[Any]]:
+        """The condition selecting an entity's history (one attribute's, only some of its
+        instances), and its parameters."""
+        where = "tenant = ? AND entity_id = ?"
+        params: list[Any] = [tenant, entity_id]
+        if attr is not None:
+            where += " AND attr = ?"
+            params.append(attr)
+        if dataset_ids is not None:
+            clause, values = self._in("dataset_id", dataset_ids)
+            where += f" AND {clause}"
+            params.extend(values)
+        return where, params
+
+
+def history_row(
+    series: Series, row_id: int, dataset_id: str, instance: str | None, at: str | datetime,
+    kind: str | None,
+) -> HistoryRow:
+    """A row as read: `instance` is JSON text, `at` a canonical time (SQLite) or a datetime
+    (PostgreSQL's timestamptz)."""
+    parsed = orjson.loads(instance) if instance is not None else None
+    if parsed is not None:
+        kind = parsed.get("type")
+    moment = canonical(at) if isinstance(at, datetime) else at
+    return HistoryRow(series, row_id, dataset_id, parsed, moment, kind or "Property")
 
 
 # -- retention -----------------------------------------------------------------------------
