@@ -137,7 +137,6 @@ class HistoryStore(Protocol):
     ) -> int:
         """Inside the write transaction `tx`: remove the entity's history (one attribute's,
         only some of its instances); returns how many rows went."""
-    def has_rows(self, tenant: str, entity_id: str, attr: str | None = None) -> bool: ...
     def expire(self, retention: Retention, now: datetime) -> int:
         """Delete rows past their type's retention; returns how many."""
 
@@ -202,11 +201,6 @@ class HistorySQL:
         )
         return rows[0][0] if rows else None
 
-    def has_rows(self, tenant: str, entity_id: str, attr: str | None = None) -> bool:
-        where, params = self._entity_rows(tenant, entity_id, attr)
-        return bool(self._rows(f"SELECT 1 FROM attribute_instances WHERE {where} LIMIT 1",
-                               params))
-
     def instance(self, tenant: str, series: Series, row_id: int) -> HistoryRow | None:
         rows = self._rows(
             f"SELECT h.id, h.dataset_id, {self.INSTANCE}, h.observed_at, {self.DELETED_KIND}"
@@ -247,14 +241,10 @@ class HistorySQL:
         return "".join(f" AND {c}" for c in clauses), params
 
     def _entity_rows(
-        self,
-        tenant: str,
-        entity_id: str,
-        attr: str | None = None,
-        dataset_ids: frozenset[str] | None = None,
+        self, tenant: str, entity_id: str, attr: str | None, dataset_ids: frozenset[str] | None
     ) -> tuple[str, list[Any]]:
-        """The condition selecting an entity's history (one attribute's, only some of its
-        instances), and its parameters."""
+        """The condition selecting an entity's history for `delete_rows` (one attribute's, only
+        some of its instances), and its parameters."""
         where = "tenant = ? AND entity_id = ?"
         params: list[Any] = [tenant, entity_id]
         if attr is not None:
