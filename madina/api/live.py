@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from madina.api import http
+from madina.api import http, parameters
 from madina.api.live_stream import EVENT_STREAM, LiveHub, LiveStream, Representation
 from madina.auth.rules import PUBLIC_READ, allow
 from madina.context import qlang
@@ -72,7 +72,7 @@ def _filter(request: Request, ctx: http.RequestContext) -> LiveFilter:
         q=qlang.resolve(qlang.parse_q(q), terms.expand) if q is not None else None,
         area=_area(bbox) if bbox is not None else None,
         geoproperty=terms.expand(geoproperty),
-        watched=frozenset(terms.expand(a) for a in attrs) if attrs is not None else None,
+        watched=parameters.expanded(terms, attrs),
     )
 
 
@@ -96,25 +96,16 @@ def _area(text: str) -> GeoQuery:
 
 def _representation(request: Request, ctx: http.RequestContext) -> Representation:
     """options/format as on GET /entities (normalized, concise, keyValues; sysAttrs)."""
-    form = request.query_params.get("format")
-    form = ALIASES.get(form, form) if form else None
-    options = http.options_of(request)
-    for option in options:
-        option = ALIASES.get(option, option)
-        if option in FORMS:
-            if form is not None and form != option:
-                raise BadRequestData("conflicting representation options")
-            form = option
-        elif option != "sysAttrs":
-            raise BadRequestData(f"unknown option {option!r}")
-    if form is not None and form not in FORMS:
-        raise BadRequestData(f"unknown format {form!r}")
+    # An empty format asks for the default here (GET /entities refuses it).
+    form, sys_attrs = parameters.representation(
+        request, request.query_params.get("format") or None, FORMS, ALIASES
+    )
     attrs = split_list(request.query_params.get("attrs"))
     return Representation(
         terms=ctx.terms,
         form=form or "normalized",
-        sys_attrs="sysAttrs" in options,
-        attrs=frozenset(ctx.terms.expand(a) for a in attrs) if attrs is not None else None,
+        sys_attrs=sys_attrs,
+        attrs=parameters.expanded(ctx.terms, attrs),
         lang=request.query_params.get("lang"),
     )
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from madina.api import http
+from madina.api import http, parameters
 from madina.api.http import GEO_JSON, JSON, JSON_LD, RequestContext
 from madina.auth.principal import Role
 from madina.auth.rules import DEVICE_OWN_ENTITY, PUBLIC_READ, allow
@@ -26,13 +26,7 @@ from madina.context.broker import BatchResult, Broker, now_iso
 from madina.context.entity_model import is_geojson_geometry
 from madina.context.errors import BadRequestData, OperationNotSupported
 from madina.context.jsonld import ContextResolver
-from madina.context.query import (
-    QueryParams,
-    SelectorParams,
-    build_query,
-    parse_paging,
-    split_list,
-)
+from madina.context.query import build_query, split_list
 from madina.context.representation import render_entity
 from madina.store.base import Document, Store
 
@@ -81,49 +75,24 @@ def _object_body(body: Any) -> dict[str, Any]:
 
 # -- rendering ---------------------------------------------------------------------------------
 def _render_options(request: Request, ctx: RequestContext) -> dict[str, Any]:
-    params = request.query_params
+    query = request.query_params
     for name in NOT_SUPPORTED:
-        if name in params:
+        if name in query:
             raise OperationNotSupported(f"{name} (linked entity retrieval) is not supported")
-    options = http.options_of(request)
-    form = params.get("format")
-    form = ALIASES.get(form, form) if form else form
-    for option in options:
-        option = ALIASES.get(option, option)
-        if option in FORMS:
-            if form is not None and form != option:
-                raise BadRequestData("conflicting representation options")
-            form = option
-        elif option != "sysAttrs":
-            raise BadRequestData(f"unknown option {option!r}")
-    if form is not None and form not in FORMS:
-        raise BadRequestData(f"unknown format {form!r}")
-    attrs = split_list(params.get("attrs"))
-    pick = _projection(params.get("pick"))
-    omit = _projection(params.get("omit"))
-    if pick is not None and omit is not None:
-        raise BadRequestData("pick and omit cannot be used together")
-    dataset_ids = split_list(params.get("datasetId"))
+    form, sys_attrs = parameters.representation(request, query.get("format"), FORMS, ALIASES)
+    attrs = split_list(query.get("attrs"))
+    pick, omit = parameters.projections(request)
+    dataset_ids = split_list(query.get("datasetId"))
     return {
         "form": form or "normalized",
-        "sys_attrs": "sysAttrs" in options,
+        "sys_attrs": sys_attrs,
         "attrs": {ctx.terms.expand(a) for a in attrs} if attrs is not None else None,
-        "pick": set(pick) if pick is not None else None,
-        "omit": set(omit) if omit is not None else None,
-        "lang": params.get("lang"),
+        "pick": pick,
+        "omit": omit,
+        "lang": query.get("lang"),
         "dataset_ids": set(dataset_ids) if dataset_ids is not None else None,
         "now": now_iso(),
     }
-
-
-def _projection(text: str | None) -> list[str] | None:
-    """pick/omit (clause 4.21): names separated by `,` or `|`; linked-entity paths `a{b}` only
-    make sense with `join`, which is not offered."""
-    if text is None:
-        return None
-    if "{" in text or "}" in text:
-        raise BadRequestData(f"{text!r}: nested projections need join, which is not supported")
-    return split_list(text.replace("|", ","))
 
 
 def _render(doc: Document, ctx: RequestContext, options: dict[str, Any]) -> dict[str, Any]:
@@ -164,24 +133,6 @@ def _entities_response(
     return http.json_response(entities, ctx, headers=headers)
 
 
-def _query_params(request: Request) -> QueryParams:
-    p = request.query_params
-    selector = SelectorParams(
-        ids=split_list(p.get("id")), id_pattern=p.get("idPattern"), type=p.get("type")
-    )
-    return QueryParams(
-        selectors=[selector] if selector != SelectorParams() else [],
-        attrs=split_list(p.get("attrs")),
-        q=p.get("q"),
-        scope_q=p.get("scopeQ"),
-        georel=p.get("georel"),
-        geometry=p.get("geometry"),
-        coordinates=p.get("coordinates"),
-        geoproperty=p.get("geoproperty"),
-        order_by=p.get("orderBy"),
-    )
-
-
 # -- entities ----------------------------------------------------------------------------------
 @allow(DEVICE_OWN_ENTITY, Role.OPERATOR)
 async def create_entity(request: Request) -> Response:
@@ -200,21 +151,12 @@ async def create_entity(request: Request) -> Response:
 async def query_entities(request: Request) -> Response:
     http.check_params(request, QUERY_PARAMS)
     ctx = await _ctx(request)
-    params = _query_params(request)
+    selection = parameters.url_query(request)
     _check_query_extras(request)
-    local = request.query_params.get("local") == "true"
-    if not params.restricts() and not local:
-        raise BadRequestData(
-            "a query needs at least one of id, idPattern, type, attrs, q, georel or scopeQ"
-        )
-    settings = _limits(request)
-    limit, offset = parse_paging(
-        request.query_params.get("limit"), request.query_params.get("offset"),
-        settings.default_limit, settings.max_limit,
-    )
-    count = _count(request, limit)
+    parameters.check_restricted(request, selection)
+    limit, offset, count = parameters.paging(request)
     options = _render_options(request, ctx)
-    query = build_query(params, ctx.terms, limit=limit, offset=offset, count=count)
+    query = build_query(selection, ctx.terms, limit=limit, offset=offset, count=count)
     docs, total = await http.call(request, _broker(request).query, ctx.tenant, query)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return _entities_response(request, ctx, docs, options, headers)
@@ -235,30 +177,20 @@ def _check_query_extras(request: Request) -> None:
         qlang.parse_q(csf)
 
 
-def _count(request: Request, limit: int) -> bool:
-    """count=true adds NGSILD-Results-Count; limit=0 only makes sense with it (clause 5.5.9)."""
-    value = request.query_params.get("count", "false")
-    if value not in ("true", "false"):
-        raise BadRequestData("count must be true or false")
-    if limit == 0 and value != "true":
-        raise BadRequestData("limit=0 is only allowed together with count=true")
-    return value == "true"
-
-
 @allow(Role.OPERATOR)
 async def purge_entities(request: Request) -> Response:
     http.check_params(request, frozenset({"id", "idPattern", "type", "q", "scopeQ", "georel",
                                           "geometry", "coordinates", "geoproperty", "attrs",
                                           "keep", "drop"}))
     ctx = await _ctx(request)
-    params = _query_params(request)
-    if not params.restricts():
+    selection = parameters.url_query(request)
+    if not selection.restricts():
         raise BadRequestData("purging needs at least one of id, idPattern, type, q or scopeQ")
     keep = split_list(request.query_params.get("keep"))
     drop = split_list(request.query_params.get("drop"))
     if keep is not None and drop is not None:
         raise BadRequestData("keep and drop cannot be used together")
-    query = build_query(params, ctx.terms, limit=0, offset=0, count=False)
+    query = build_query(selection, ctx.terms, limit=0, offset=0, count=False)
     await http.call(
         request, _broker(request).purge,
         ctx.tenant, query,
@@ -386,13 +318,11 @@ async def replace_attr(request: Request) -> Response:
 async def delete_attr(request: Request) -> Response:
     http.check_params(request, frozenset({"datasetId", "deleteAll"}))
     ctx = await _ctx(request)
-    delete_all = request.query_params.get("deleteAll", "false")
-    if delete_all not in ("true", "false"):
-        raise BadRequestData("deleteAll must be true or false")
+    delete_all = parameters.flag(request, "deleteAll")
     await http.call(
         request, _broker(request).delete_attr,
         ctx.tenant, request.path_params["entityId"], request.path_params["attrId"], ctx.terms,
-        request.query_params.get("datasetId"), delete_all == "true",
+        request.query_params.get("datasetId"), delete_all,
     )
     return http.no_content()
 
@@ -486,71 +416,17 @@ async def batch_query(request: Request) -> Response:
     body = _object_body(body)
     if body.get("type") != "Query":
         raise BadRequestData('a query body must have "type": "Query"')
-    params = _query_from_body(body)
-    settings = _limits(request)
-    limit, offset = parse_paging(
-        request.query_params.get("limit"), request.query_params.get("offset"),
-        settings.default_limit, settings.max_limit,
-    )
-    count = _count(request, limit)
+    selection = parameters.body_query(body)
+    limit, offset, count = parameters.paging(request)
     options = _render_options(request, ctx)
     if body.get("attrs"):
         options["attrs"] = {ctx.terms.expand(a) for a in body["attrs"]}
     if body.get("lang"):
         options["lang"] = body["lang"]
-    query = build_query(params, ctx.terms, limit=limit, offset=offset, count=count)
+    query = build_query(selection, ctx.terms, limit=limit, offset=offset, count=count)
     docs, total = await http.call(request, _broker(request).query, ctx.tenant, query)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return _entities_response(request, ctx, docs, options, headers)
-
-
-def _query_from_body(body: dict[str, Any]) -> QueryParams:
-    """The Query data type (clause 5.2.23) as the same parameters GET /entities takes; members
-    of the wrong JSON type are a 400 here, before any parser meets them."""
-    _check_strings(body, "q", "scopeQ")
-    params = QueryParams(q=body.get("q"), scope_q=body.get("scopeQ"))
-    selectors = body.get("entities")
-    if selectors is not None:
-        if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
-            raise BadRequestData("entities must be a list of EntitySelectors")
-        for selector in selectors:
-            if "type" not in selector:
-                raise BadRequestData("an EntitySelector needs a type (Table 5.2.33-1)")
-            _check_strings(selector, "type", "idPattern")
-            ids = selector.get("id")
-            if isinstance(ids, str):
-                ids = [ids]
-            if ids is not None and (
-                not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
-            ):
-                raise BadRequestData("an EntitySelector id is a URI or a list of URIs")
-            params.selectors.append(
-                SelectorParams(ids=ids, id_pattern=selector.get("idPattern"),
-                               type=selector.get("type"))
-            )
-    attrs = body.get("attrs")
-    if attrs is not None:
-        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
-            raise BadRequestData("attrs must be a list of attribute names")
-        params.attrs = list(attrs)
-    geo_q = body.get("geoQ")
-    if geo_q is not None:
-        if not isinstance(geo_q, dict):
-            raise BadRequestData("geoQ must be an object")
-        _check_strings(geo_q, "georel", "geometry", "geoproperty")
-        params.georel = geo_q.get("georel")
-        params.geometry = geo_q.get("geometry")
-        params.coordinates = geo_q.get("coordinates")
-        params.geoproperty = geo_q.get("geoproperty")
-    if not params.restricts():
-        raise BadRequestData("a query needs entities, attrs, q, geoQ or scopeQ")
-    return params
-
-
-def _check_strings(member: dict[str, Any], *names: str) -> None:
-    for name in names:
-        if name in member and not isinstance(member[name], str):
-            raise BadRequestData(f"{name} must be a string, not {member[name]!r}")
 
 
 # -- discovery ---------------------------------------------------------------------------------

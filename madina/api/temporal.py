@@ -17,14 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from madina.api import http
+from madina.api import http, parameters
 from madina.api.http import JSON, JSON_LD, RequestContext
-from madina.api.ngsild import _count, _query_from_body, _query_params
 from madina.auth.principal import Role
 from madina.auth.rules import DEVICE_OWN_ENTITY, PUBLIC_READ, allow
 from madina.context.entity_model import NONE_DATASET
 from madina.context.errors import BadRequestData
-from madina.context.query import build_query, check_uri, parse_paging, split_list
+from madina.context.query import QueryParams, build_query, check_uri, split_list
 from madina.context.temporal import ContentRange, Temporal, TemporalRequest
 from madina.context.temporal_query import parse_temporal_query
 from madina.context.temporal_render import AGGREGATED_VALUES, FORMS, TEMPORAL_VALUES
@@ -56,29 +55,13 @@ async def _body_and_ctx(request: Request) -> tuple[Any, RequestContext]:
     return http.strip_context(body), ctx
 
 
-def _form(request: Request) -> tuple[str | None, bool]:
-    """(representation asked for, sysAttrs) from `options` and `format`."""
-    form = request.query_params.get("format")
-    form = ALIASES.get(form, form) if form else None
-    options = http.options_of(request)
-    for option in options:
-        option = ALIASES.get(option, option)
-        if option in FORMS:
-            if form is not None and form != option:
-                raise BadRequestData("conflicting representation options")
-            form = option
-        elif option != "sysAttrs":
-            raise BadRequestData(f"unknown option {option!r}")
-    if form is not None and form not in FORMS:
-        raise BadRequestData(f"unknown format {form!r}")
-    return form, "sysAttrs" in options
-
-
 def _request(request: Request, ctx: RequestContext, temporal_q: dict[str, Any] | None = None,
              attrs: list[str] | None = None, lang: str | None = None) -> TemporalRequest:
     """The temporal query from the parameters (or a Query body's temporalQ) and how to render."""
     params = request.query_params
-    form, sys_attrs = _form(request)
+    # An empty format asks for the default here (GET /entities refuses it).
+    form, sys_attrs = parameters.representation(request, params.get("format") or None, FORMS,
+                                                ALIASES)
     given = temporal_q if temporal_q is not None else {
         name: params.get(name) for name in TEMPORAL_PARAMS
     }
@@ -92,28 +75,18 @@ def _request(request: Request, ctx: RequestContext, temporal_q: dict[str, Any] |
         raise BadRequestData("aggrMethods asks for the aggregated representation, not " + form)
     if attrs is None:
         attrs = split_list(params.get("attrs"))
-    pick, omit = _projection(params.get("pick")), _projection(params.get("omit"))
-    if pick is not None and omit is not None:
-        raise BadRequestData("pick and omit cannot be used together")
+    pick, omit = parameters.projections(request)
     return TemporalRequest(
         query=query,
         terms=ctx.terms,
         form=AGGREGATED_VALUES if query.aggr_methods is not None else form or "normalized",
         sys_attrs=sys_attrs,
         lang=lang or params.get("lang"),
-        attrs=frozenset(ctx.terms.expand(a) for a in attrs) if attrs is not None else None,
+        attrs=parameters.expanded(ctx.terms, attrs),
         dataset_ids=_datasets(params.get("datasetId")),
         pick=pick,
         omit=omit,
     )
-
-
-def _projection(text: str | None) -> set[str] | None:
-    if text is None:
-        return None
-    if "{" in text or "}" in text:
-        raise BadRequestData(f"{text!r}: nested projections need join, which is not supported")
-    return set(split_list(text.replace("|", ",")) or ())
 
 
 def _datasets(text: str | None) -> frozenset[str] | None:
@@ -141,12 +114,9 @@ def _answer(payload: Any, ctx: RequestContext, content_range: ContentRange | Non
 async def query_temporal(request: Request) -> Response:
     http.check_params(request, QUERY_PARAMS)
     ctx = await _ctx(request)
-    params = _query_params(request)
-    if not params.restricts() and request.query_params.get("local") != "true":
-        raise BadRequestData(
-            "a query needs at least one of id, idPattern, type, attrs, q, georel or scopeQ"
-        )
-    return await _query(request, ctx, params, _request(request, ctx))
+    selection = parameters.url_query(request)
+    parameters.check_restricted(request, selection)
+    return await _query(request, ctx, selection, _request(request, ctx))
 
 
 @allow(PUBLIC_READ)
@@ -168,18 +138,13 @@ async def query_temporal_batch(request: Request) -> Response:
     if lang is not None and not isinstance(lang, str):
         raise BadRequestData("lang must be a string")
     temporal_request = _request(request, ctx, temporal_q, attrs, lang)
-    return await _query(request, ctx, _query_from_body(body), temporal_request)
+    return await _query(request, ctx, parameters.body_query(body), temporal_request)
 
 
-async def _query(request: Request, ctx: RequestContext, params: Any,
+async def _query(request: Request, ctx: RequestContext, selection: QueryParams,
                  temporal_request: TemporalRequest) -> Response:
-    settings = request.app.state.settings
-    limit, offset = parse_paging(
-        request.query_params.get("limit"), request.query_params.get("offset"),
-        settings.default_limit, settings.max_limit,
-    )
-    count = _count(request, limit)
-    query = build_query(params, ctx.terms, limit=limit, offset=offset, count=count)
+    limit, offset, count = parameters.paging(request)
+    query = build_query(selection, ctx.terms, limit=limit, offset=offset, count=count)
     entities, total, content_range = await http.call(
         request, _temporal(request).query, ctx.tenant, query, temporal_request
     )
@@ -232,13 +197,11 @@ async def delete_temporal(request: Request) -> Response:
 async def delete_temporal_attribute(request: Request) -> Response:
     http.check_params(request, frozenset({"datasetId", "deleteAll"}))
     ctx = await _ctx(request)
-    delete_all = request.query_params.get("deleteAll", "false")
-    if delete_all not in ("true", "false"):
-        raise BadRequestData("deleteAll must be true or false")
+    delete_all = parameters.flag(request, "deleteAll")
     await http.call(
         request, _temporal(request).delete_attribute, ctx.tenant,
         request.path_params["entityId"], request.path_params["attrId"], ctx.terms,
-        request.query_params.get("datasetId"), delete_all == "true",
+        request.query_params.get("datasetId"), delete_all,
     )
     return http.no_content()
 
