@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -126,8 +127,11 @@ async def _body(request: Request, member: str | None = None) -> Any:
     return body[member]
 
 
-def _forget(request: Request) -> None:
+def _changed(request: Request, status: int) -> Response:
+    """The answer to a provisioning change, once the gateway's registry has forgotten what it
+    cached."""
     _gateway(request).registry.forget()
+    return Response(status_code=status)
 
 
 # -- service groups ----------------------------------------------------------------------------
@@ -158,8 +162,7 @@ async def create_groups(request: Request) -> Response:
         if not await http.call(request, iot.add_group, record):
             raise IotError(409, "DUPLICATE_GROUP", "A device configuration already exists for "
                            f"resource {doc['resource']} and API Key {doc['apikey']}")
-    _forget(request)
-    return Response(status_code=201)
+    return _changed(request, 201)
 
 
 async def _group(request: Request) -> ProvisionedRecord:
@@ -180,12 +183,9 @@ async def _group(request: Request) -> ProvisionedRecord:
 @agent_errors
 async def update_group(request: Request) -> Response:
     record = await _group(request)
-    doc = provisioning.update_group(record.doc, await _body(request))
-    changed = ProvisionedRecord(record.tenant, record.service_path, record.apikey, record.key,
-                                doc)
+    changed = replace(record, doc=provisioning.update_group(record.doc, await _body(request)))
     await http.call(request, _iot(request).replace_group, changed)
-    _forget(request)
-    return Response(status_code=204)
+    return _changed(request, 204)
 
 
 @allow(Role.OPERATOR)
@@ -194,8 +194,7 @@ async def delete_group(request: Request) -> Response:
     record = await _group(request)
     await http.call(request, _iot(request).delete_group, record.tenant, record.service_path,
                     record.apikey, record.key)
-    _forget(request)
-    return Response(status_code=204)
+    return _changed(request, 204)
 
 
 # -- devices -----------------------------------------------------------------------------------
@@ -234,8 +233,7 @@ async def create_devices(request: Request) -> Response:
                 for item in items]
     for record, profile in prepared:
         await http.call(request, _provision, request.app.state.iot, record, profile)
-    _forget(request)
-    return Response(status_code=201)
+    return _changed(request, 201)
 
 
 def _prepare_device(
@@ -318,14 +316,11 @@ async def get_device(request: Request) -> Response:
 @agent_errors
 async def update_device(request: Request) -> Response:
     record = await _device(request)
-    doc = provisioning.update_device(record.doc, await _body(request))
-    changed = ProvisionedRecord(record.tenant, record.service_path, record.apikey, record.key,
-                                doc)
+    changed = replace(record, doc=provisioning.update_device(record.doc, await _body(request)))
     profile = await _profile(request, changed)
     await http.call(request, _write_entity, request.app.state.iot, profile)
     await http.call(request, _iot(request).replace_device, changed)
-    _forget(request)
-    return Response(status_code=204)
+    return _changed(request, 204)
 
 
 @allow(Role.OPERATOR)
@@ -334,8 +329,7 @@ async def delete_device(request: Request) -> Response:
     record = await _device(request)
     await http.call(request, _iot(request).delete_device, record.tenant, record.service_path,
                     record.apikey, record.key)
-    _forget(request)
-    return Response(status_code=204)
+    return _changed(request, 204)
 
 
 @allow(Role.OPERATOR)
