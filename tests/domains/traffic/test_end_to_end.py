@@ -4,63 +4,27 @@ domain runtime running the traffic service, derived attributes and the incident 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time
-from typing import Any
+from datetime import time
 
 from madina.config import Settings
-from madina.context.broker import Broker
-from madina.domains.runtime import DomainRuntime
 from madina.domains.traffic.reliability import ReliabilityPeriod
 from madina.domains.traffic.service import TrafficService
 from madina.domains.traffic.settings import TrafficSettings
-from madina.domains.writes import Write
-from madina.events.feed import ChangeFeed
 from tests.context.entity_helpers import DEFAULT, Terms
+from tests.domains.end_to_end import Counting, reacted, running
 from tests.domains.traffic.test_service import DETECTOR, STEP, T0, normal, queued
 
 
-class Counting(TrafficService):
-    """The real service, counting the changes it was given."""
-
-    calls = 0
-
-    def react(self, entity: dict[str, Any], now: datetime) -> list[Write]:
-        self.calls += 1
-        return super().react(entity, now)
-
-
-async def reacted(feed: ChangeFeed, service: Counting, calls: int) -> None:
-    """Wait until the service has seen `calls` changes and the runtime has committed them.
-
-    One change per runtime batch, as a slow feed gives: several writes to one entity in one
-    batch are not all kept by Broker.batch_upsert yet (reported to the lead)."""
-    for _ in range(500):
-        await feed.read()
-        if service.calls >= calls:
-            break
-        await asyncio.sleep(0.01)
-    for _ in range(3):
-        await feed.read()
-        await asyncio.sleep(0.01)
+class CountingTraffic(Counting, TrafficService):
+    pass
 
 
 def test_measures_in_attributes_and_alert_out(settings: Settings) -> None:
     async def scenario() -> None:
-        store = settings.store()
-        store.open()
-        broker = Broker(store)
-        feed = ChangeFeed(store, poll_interval=3600)
-        await feed.start()
         period = ReliabilityPeriod("early", time(6), time(7))
-        service = Counting(TrafficSettings(reliability_periods=(period,),
-                                           reliability_min_samples=1))
-        runtime = DomainRuntime(broker, feed, [service])
-        broker.committed.append(feed.wake)
-        await runtime.start()
-        try:
-            while runtime.leading is None:  # subscribed to the feed once leading
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.01)
+        service = CountingTraffic(TrafficSettings(reliability_periods=(period,),
+                                                  reliability_min_samples=1))
+        async with running(settings, [service]) as (store, broker, feed):
             for i in range(14):
                 entity = queued(i) if i >= 12 else normal(i)
                 result = broker.batch_upsert("t", [(entity, Terms())], replace=False)
@@ -82,9 +46,5 @@ def test_measures_in_attributes_and_alert_out(settings: Settings) -> None:
             assert alert[DEFAULT + "category"][0]["value"] == "traffic"
             assert alert[DEFAULT + "severity"][0]["value"] == "high"
             assert alert[DEFAULT + "alertSource"][0]["object"] == DETECTOR
-        finally:
-            await runtime.stop()
-            await feed.stop()
-            store.close()
 
     asyncio.run(scenario())
