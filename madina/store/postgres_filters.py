@@ -1,7 +1,8 @@
 """Resolved NGSI-LD `q` / `scopeQ` ASTs as PostgreSQL boolean expressions over `e.doc` (jsonb).
 
 The meaning of a query is defined once, by `qlang.evaluate`; this module must give exactly the
-same answers (the tests run both on many queries and documents). It mirrors `sqlite_filters`:
+same answers (the tests run both on many queries and documents). It mirrors `sqlite_filters`,
+with which it shares the walk over nodes and operators (`sql_filters`):
 
 - Every fragment is strictly true or false, never NULL, so NOT, AND and OR behave like Python's.
   Comparisons first check `jsonb_typeof`, so a string never equals or orders against a number;
@@ -32,8 +33,8 @@ from typing import Any
 
 from madina.store import filters
 from madina.store.postgres_regex import regex
+from madina.store.sql_filters import ItemTest, Leaf, QCompiler, Sql, either, join
 
-Sql = tuple[str, tuple[Any, ...]]
 FALSE: Sql = ("false", ())
 
 _TEXT = "({} #>> '{{}}') COLLATE \"C\""  # a jsonb string scalar as text, code point order
@@ -62,23 +63,8 @@ def _get(src: str, keys: Iterable[str]) -> str:
     return src + "".join(f"->{_literal(key)}" for key in keys)
 
 
-def _join(parts: list[Sql], operator: str) -> Sql:
-    sql = "(" + f" {operator} ".join(p[0] for p in parts) + ")"
-    return sql, tuple(itertools.chain.from_iterable(p[1] for p in parts))
-
-
-def _case_when(condition: str, then: Sql, otherwise: Sql) -> Sql:
-    if then == otherwise == FALSE:
-        return FALSE
-    return f"(CASE WHEN {condition} THEN {then[0]} ELSE {otherwise[0]} END)", then[1] + otherwise[1]
-
-
 def _is(expr: str, json_type: str) -> str:
     return f"jsonb_typeof({expr}) = '{json_type}'"
-
-
-def _negate(fragment: Sql) -> Sql:
-    return f"(NOT {fragment[0]})", fragment[1]
 
 
 def _number(value: int | float) -> Decimal:
@@ -96,14 +82,7 @@ class _Target:
     language_strings: bool = False
 
 
-_Leaf = Callable[[_Target], Sql]
-
-# A test of one item, by its jsonb_typeof: {type: jsonb expression -> fragment}. Types not
-# listed fail, so each test reads the type once and never compares strings with numbers.
-_ItemTest = dict[str, Callable[[str], Sql]]
-
-
-def _typed(value: Any, make: Callable[[str], Sql]) -> _ItemTest:
+def _typed(value: Any, make: Callable[[str], Sql]) -> ItemTest:
     if isinstance(value, str):
         return {"string": lambda v: make(_TEXT.format(v))}
     return {"number": lambda v: make(f"({v})::numeric")}
@@ -113,20 +92,9 @@ def _param(value: Any) -> Any:
     return value if isinstance(value, str) else _number(value)
 
 
-def _either(tests: list[_ItemTest]) -> _ItemTest:
-    merged: dict[str, list[Callable[[str], Sql]]] = {}
-    for test in tests:
-        for json_type, make in test.items():
-            merged.setdefault(json_type, []).append(make)
-    return {
-        json_type: (lambda v, makes=makes: _join([m(v) for m in makes], "OR"))
-        for json_type, makes in merged.items()
-    }
-
-
-def _equal_test(value: Any) -> _ItemTest:
+def _equal_test(value: Any) -> ItemTest:
     if isinstance(value, filters.ValueList):
-        return _either([_equal_test(v) for v in value.items])
+        return either([_equal_test(v) for v in value.items])
     if isinstance(value, filters.Range):
         bounds = (_param(value.low), _param(value.high))
         return _typed(value.low, lambda v: (f"({v} BETWEEN %s AND %s)", bounds))
@@ -135,34 +103,23 @@ def _equal_test(value: Any) -> _ItemTest:
     return _typed(value, lambda v: (f"({v} = %s)", (_param(value),)))
 
 
-def _order_test(op: str, value: Any) -> _ItemTest:
+def _order_test(op: str, value: Any) -> ItemTest:
     return _typed(value, lambda v: (f"({v} {_SQL_OPS[op]} %s)", (_param(value),)))
 
 
-def _pattern_test(pattern: str) -> _ItemTest:
+def _pattern_test(pattern: str) -> ItemTest:
     return {"string": lambda v: (f"({_TEXT.format(v)} ~ %s)", (regex(pattern),))}
 
 
-_TEXT_TEST: _ItemTest = {"string": lambda v: ("true", ())}
+_TEXT_TEST: ItemTest = {"string": lambda v: ("true", ())}
 
 
-def _dispatch(expr: str, test: _ItemTest, array: Sql | None = None) -> Sql:
+def _dispatch(expr: str, test: ItemTest, array: Sql | None = None) -> Sql:
     arms = [("array", array)] if array is not None else []
     arms += [(json_type, make(expr)) for json_type, make in test.items()]
     whens = " ".join(f"WHEN '{json_type}' THEN {arm[0]}" for json_type, arm in arms)
     params = tuple(itertools.chain.from_iterable(arm[1] for _, arm in arms))
     return f"(CASE jsonb_typeof({expr}) {whens} ELSE false END)", params
-
-
-def _reads_strings(op: str, value: Any) -> bool:
-    """Whether unwrapping a string `@value` can change this comparison's answer."""
-    if op in filters.PATTERN_OPS:
-        return True
-    if isinstance(value, filters.ValueList):
-        return any(isinstance(v, str) for v in value.items)
-    if isinstance(value, filters.Range):
-        return isinstance(value.low, str)
-    return isinstance(value, str)
 
 
 # -- the GIN prefilter --------------------------------------------------------------------
@@ -199,32 +156,21 @@ def _finite(value: Any) -> bool:
 
 
 # -- q ------------------------------------------------------------------------------------
-class _QCompiler:
-    def __init__(self) -> None:
-        self.aliases = itertools.count()
+class _QCompiler(QCompiler):
+    FALSE = FALSE
+    TEXT_TEST = _TEXT_TEST
+    equal_test = staticmethod(_equal_test)
+    order_test = staticmethod(_order_test)
+    pattern_test = staticmethod(_pattern_test)
 
-    def alias(self, prefix: str) -> str:
-        return f"{prefix}{next(self.aliases)}"
-
-    def node(self, node: filters.Node) -> Sql:
-        if isinstance(node, filters.And):
-            return _join([self.node(item) for item in node.items], "AND")
-        if isinstance(node, filters.Or):
-            return _join([self.node(item) for item in node.items], "OR")
-        if isinstance(node, filters.Exists):
-            sql, params = self.exists(node.path)
-            return (f"(NOT {sql})", params) if node.negated else (sql, params)
-        if isinstance(node, filters.Comparison):
-            leaf = self.comparison_leaf(node.op, node.value)
-            strings = _reads_strings(node.op, node.value)
-            exact = self.any_instance(node.path, leaf, strings)
-            path = node.path
-            if node.op == "==" and not path.sub and not path.trail and exact != FALSE:
-                prefilter = _prefilter(path.name, node.value)
-                if prefilter is not None:
-                    return _join([prefilter, exact], "AND")
-            return exact
-        raise TypeError(f"not a q node: {node!r}")
+    def comparison(self, node: filters.Comparison) -> Sql:
+        exact = super().comparison(node)
+        path = node.path
+        if node.op == "==" and not path.sub and not path.trail and exact != FALSE:
+            prefilter = _prefilter(path.name, node.value)
+            if prefilter is not None:
+                return join([prefilter, exact], "AND")
+        return exact
 
     def exists(self, path: filters.AttrPath) -> Sql:
         if not path.sub and not path.trail:
@@ -232,7 +178,7 @@ class _QCompiler:
             return f"coalesce({_is(first, 'object')}, false)", ()
         return self.any_instance(path, self.present, reads_strings=False)
 
-    def any_instance(self, path: filters.AttrPath, leaf: _Leaf, reads_strings: bool) -> Sql:
+    def any_instance(self, path: filters.AttrPath, leaf: Leaf, reads_strings: bool) -> Sql:
         """True when any instance passes: `->0` directly, the rest only if there are more.
 
         The attribute's list is taken out of the document once, in a subquery (`OFFSET 0`
@@ -269,7 +215,7 @@ class _QCompiler:
         if segment in filters.INSTANCE_MEMBERS:
             return walk.leaf(_Target(_get(base, (segment, *compact[1:], *walk.trail))))
         child = _get(base, (segment,))
-        return _case_when(
+        return self.case_when(
             _is(child, "object"),
             self.descend(walk, child, segments[1:], compact[1:]),
             self.element(walk, base, (*compact, *walk.trail)),
@@ -283,7 +229,7 @@ class _QCompiler:
             member_expr = _get(base, (member,))
             if member == "value" and (rest or walk.reads_strings):
                 unwrapped = _get(member_expr, ("@value",))
-                arm = _case_when(
+                arm = self.case_when(
                     _is(unwrapped, "string"),
                     leaf(_Target(_get(unwrapped, rest))),
                     leaf(_Target(_get(member_expr, rest))),
@@ -306,8 +252,7 @@ class _QCompiler:
     def present(target: _Target) -> Sql:
         return f"({target.expr} IS NOT NULL)", ()
 
-    def any_item(self, target: _Target, test: _ItemTest) -> Sql:
-        """Some item passes: array elements, every string of a languageMap, or the value."""
+    def any_item(self, target: _Target, test: ItemTest) -> Sql:
         alias = self.alias("j")
         if target.language_strings:  # only the strings count, at any depth
             if "string" not in test:
@@ -326,40 +271,22 @@ class _QCompiler:
         )
         return _dispatch(target.expr, test, array)
 
-    def comparison_leaf(self, op: str, value: Any) -> _Leaf:
-        def leaf(target: _Target) -> Sql:
-            if target.relationship and op not in filters.EQUALITY_OPS:
-                return FALSE
-            if op == "==":
-                return self.any_item(target, _equal_test(value))
-            if op == "!=":
-                found = self.any_item(target, _equal_test(value))
-                return _join([self.present(target), _negate(found)], "AND")
-            if op in filters.ORDER_OPS:
-                return self.any_item(target, _order_test(op, value))
-            matched = self.any_item(target, _pattern_test(value))
-            if op == "~=":
-                return matched
-            return _join([self.any_item(target, _TEXT_TEST), _negate(matched)], "AND")
-
-        return leaf
-
 
 @dataclass(frozen=True)
 class _Walk:
     """What stays fixed while descending one instance: the trail and the leaf."""
 
     trail: tuple[str, ...]
-    leaf: _Leaf
+    leaf: Leaf
     reads_strings: bool  # False: unwrapping a string @value cannot change the answer
 
 
 # -- scopeQ -------------------------------------------------------------------------------
 def _scope(node: filters.Node, aliases: itertools.count) -> Sql:
     if isinstance(node, filters.And):
-        return _join([_scope(item, aliases) for item in node.items], "AND")
+        return join([_scope(item, aliases) for item in node.items], "AND")
     if isinstance(node, filters.Or):
-        return _join([_scope(item, aliases) for item in node.items], "OR")
+        return join([_scope(item, aliases) for item in node.items], "OR")
     if isinstance(node, filters.ScopeMatch):
         pattern = node.pattern
         if "+" not in pattern and not pattern.endswith("#"):

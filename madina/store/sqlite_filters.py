@@ -12,6 +12,8 @@ that true and fast:
   with different paths are cheap; the expensive part is walking several instances, so the
   first instance (`[0]`, the usual default instance) is tested directly and `json_each` over
   all instances runs only when a second instance exists.
+
+The walk over nodes and operators is the one `postgres_filters` takes too (`sql_filters`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from madina.store import filters
+from madina.store.sql_filters import ItemTest, Leaf, QCompiler, Sql, either, join
 
-Sql = tuple[str, tuple[Any, ...]]
 FALSE: Sql = ("0", ())
 
 _NUMBER_TYPES = "('integer', 'real')"
@@ -71,17 +73,6 @@ def _keys(names: Iterable[str]) -> str:
     return "".join(_key(n) for n in names)
 
 
-def _join(parts: list[Sql], operator: str) -> Sql:
-    sql = "(" + f" {operator} ".join(p[0] for p in parts) + ")"
-    return sql, tuple(itertools.chain.from_iterable(p[1] for p in parts))
-
-
-def _case_when(condition: str, then: Sql, otherwise: Sql) -> Sql:
-    if then == otherwise == FALSE:
-        return FALSE
-    return f"(CASE WHEN {condition} THEN {then[0]} ELSE {otherwise[0]} END)", then[1] + otherwise[1]
-
-
 @dataclass(frozen=True)
 class _Target:
     """Where a path's target sits: JSON text `src` at `path`; mirrors `qlang._Target`."""
@@ -92,33 +83,15 @@ class _Target:
     language_strings: bool = False
 
 
-_Leaf = Callable[[_Target], Sql]
-
-# A test of one item, by its JSON type: {json_type: value SQL -> 0/1 fragment}. Types not
-# listed fail, so each test reads the type once and never compares TEXT with numbers.
-_ItemTest = dict[str, Callable[[str], Sql]]
-
-
-def _typed(value: Any, make: Callable[[str], Sql]) -> _ItemTest:
+def _typed(value: Any, make: Callable[[str], Sql]) -> ItemTest:
     if isinstance(value, str):
         return {"text": make}
     return {"integer": make, "real": make}
 
 
-def _either(tests: list[_ItemTest]) -> _ItemTest:
-    merged: dict[str, list[Callable[[str], Sql]]] = {}
-    for test in tests:
-        for json_type, make in test.items():
-            merged.setdefault(json_type, []).append(make)
-    return {
-        json_type: (lambda v, makes=makes: _join([m(v) for m in makes], "OR"))
-        for json_type, makes in merged.items()
-    }
-
-
-def _equal_test(value: Any) -> _ItemTest:
+def _equal_test(value: Any) -> ItemTest:
     if isinstance(value, filters.ValueList):
-        return _either([_equal_test(v) for v in value.items])
+        return either([_equal_test(v) for v in value.items])
     if isinstance(value, filters.Range):
         return _typed(value.low, lambda v: (f"({v} BETWEEN ? AND ?)", (value.low, value.high)))
     if isinstance(value, bool):
@@ -126,18 +99,18 @@ def _equal_test(value: Any) -> _ItemTest:
     return _typed(value, lambda v: (f"({v} = ?)", (value,)))
 
 
-def _order_test(op: str, value: Any) -> _ItemTest:
+def _order_test(op: str, value: Any) -> ItemTest:
     return _typed(value, lambda v: (f"({v} {_SQL_OPS[op]} ?)", (value,)))
 
 
-def _pattern_test(pattern: str) -> _ItemTest:
+def _pattern_test(pattern: str) -> ItemTest:
     return {"text": lambda v: (f"regexp(?, {v})", (pattern,))}
 
 
-_TEXT_TEST: _ItemTest = {"text": lambda v: ("1", ())}
+_TEXT_TEST: ItemTest = {"text": lambda v: ("1", ())}
 
 
-def _dispatch(type_sql: str, value_sql: str, test: _ItemTest, array: Sql | None = None) -> Sql:
+def _dispatch(type_sql: str, value_sql: str, test: ItemTest, array: Sql | None = None) -> Sql:
     arms = [("'array'", array)] if array is not None else []
     arms += [(f"'{json_type}'", make(value_sql)) for json_type, make in test.items()]
     whens = " ".join(f"WHEN {json_type} THEN {arm[0]}" for json_type, arm in arms)
@@ -145,38 +118,13 @@ def _dispatch(type_sql: str, value_sql: str, test: _ItemTest, array: Sql | None 
     return f"(CASE {type_sql} {whens} ELSE 0 END)", params
 
 
-def _reads_strings(op: str, value: Any) -> bool:
-    """Whether unwrapping a string `@value` can change this comparison's answer."""
-    if op in filters.PATTERN_OPS:
-        return True
-    if isinstance(value, filters.ValueList):
-        return any(isinstance(v, str) for v in value.items)
-    if isinstance(value, filters.Range):
-        return isinstance(value.low, str)
-    return isinstance(value, str)
-
-
 # -- q ------------------------------------------------------------------------------------
-class _QCompiler:
-    def __init__(self) -> None:
-        self.aliases = itertools.count()
-
-    def alias(self, prefix: str) -> str:
-        return f"{prefix}{next(self.aliases)}"
-
-    def node(self, node: filters.Node) -> Sql:
-        if isinstance(node, filters.And):
-            return _join([self.node(item) for item in node.items], "AND")
-        if isinstance(node, filters.Or):
-            return _join([self.node(item) for item in node.items], "OR")
-        if isinstance(node, filters.Exists):
-            sql, params = self.exists(node.path)
-            return (f"(NOT {sql})", params) if node.negated else (sql, params)
-        if isinstance(node, filters.Comparison):
-            leaf = self.comparison_leaf(node.op, node.value)
-            strings = _reads_strings(node.op, node.value)
-            return self.any_instance(node.path, leaf, strings)
-        raise TypeError(f"not a q node: {node!r}")
+class _QCompiler(QCompiler):
+    FALSE = FALSE
+    TEXT_TEST = _TEXT_TEST
+    equal_test = staticmethod(_equal_test)
+    order_test = staticmethod(_order_test)
+    pattern_test = staticmethod(_pattern_test)
 
     def exists(self, path: filters.AttrPath) -> Sql:
         if not path.sub and not path.trail:
@@ -184,7 +132,7 @@ class _QCompiler:
             return f"(json_type(e.doc, {_literal(first)}) IS NOT NULL)", ()
         return self.any_instance(path, self.present, reads_strings=False)
 
-    def any_instance(self, path: filters.AttrPath, leaf: _Leaf, reads_strings: bool) -> Sql:
+    def any_instance(self, path: filters.AttrPath, leaf: Leaf, reads_strings: bool) -> Sql:
         """True when any instance passes: `[0]` directly, the rest only if there are more."""
         attribute = "$" + _key(path.name)
 
@@ -215,7 +163,7 @@ class _QCompiler:
             rest = (*compact[1:], *walk.trail)
             return walk.leaf(_Target(walk.src, base + _key(segment) + _keys(rest)))
         child = base + _key(segment)
-        return _case_when(
+        return self.case_when(
             f"json_type({walk.src}, {_literal(child)}) IS 'object'",
             self.descend(walk, child, segments[1:], compact[1:]),
             self.element(walk, base, (*compact, *walk.trail)),
@@ -229,7 +177,7 @@ class _QCompiler:
             member_path = base + _key(member)
             if member == "value" and (rest or walk.reads_strings):
                 unwrapped = member_path + _key("@value")
-                arm = _case_when(
+                arm = self.case_when(
                     f"json_type({src}, {_literal(unwrapped)}) IS 'text'",
                     leaf(_Target(src, unwrapped + _keys(rest))),
                     leaf(_Target(src, member_path + _keys(rest))),
@@ -253,8 +201,7 @@ class _QCompiler:
     def present(target: _Target) -> Sql:
         return f"(json_type({target.src}, {_literal(target.path)}) IS NOT NULL)", ()
 
-    def any_item(self, target: _Target, test: _ItemTest) -> Sql:
-        """Some item passes: array elements, every string of a languageMap, or the value."""
+    def any_item(self, target: _Target, test: ItemTest) -> Sql:
         alias = self.alias("j")
         src, path = target.src, _literal(target.path)
         if target.language_strings:
@@ -271,24 +218,6 @@ class _QCompiler:
         )
         return _dispatch(f"json_type({src}, {path})", f"json_extract({src}, {path})", test, array)
 
-    def comparison_leaf(self, op: str, value: Any) -> _Leaf:
-        def leaf(target: _Target) -> Sql:
-            if target.relationship and op not in filters.EQUALITY_OPS:
-                return FALSE
-            if op == "==":
-                return self.any_item(target, _equal_test(value))
-            if op == "!=":
-                found = self.any_item(target, _equal_test(value))
-                return _join([self.present(target), _negate(found)], "AND")
-            if op in filters.ORDER_OPS:
-                return self.any_item(target, _order_test(op, value))
-            matched = self.any_item(target, _pattern_test(value))
-            if op == "~=":
-                return matched
-            return _join([self.any_item(target, _TEXT_TEST), _negate(matched)], "AND")
-
-        return leaf
-
 
 @dataclass(frozen=True)
 class _Walk:
@@ -296,20 +225,16 @@ class _Walk:
 
     src: str
     trail: tuple[str, ...]
-    leaf: _Leaf
+    leaf: Leaf
     reads_strings: bool  # False: unwrapping a string @value cannot change the answer
-
-
-def _negate(fragment: Sql) -> Sql:
-    return f"(NOT {fragment[0]})", fragment[1]
 
 
 # -- scopeQ -------------------------------------------------------------------------------
 def _scope(node: filters.Node, aliases: itertools.count) -> Sql:
     if isinstance(node, filters.And):
-        return _join([_scope(item, aliases) for item in node.items], "AND")
+        return join([_scope(item, aliases) for item in node.items], "AND")
     if isinstance(node, filters.Or):
-        return _join([_scope(item, aliases) for item in node.items], "OR")
+        return join([_scope(item, aliases) for item in node.items], "OR")
     if isinstance(node, filters.ScopeMatch):
         alias = f"s{next(aliases)}"
         pattern = node.pattern
