@@ -45,6 +45,7 @@ from madina.domains.energy.indicators import (
 )
 from madina.domains.energy.metering import apportion, consumption
 from madina.domains.energy.settings import EnergySettings
+from madina.domains.memory import recently_used
 from madina.domains.writes import Write
 
 ELECTRIC_METERS = frozenset({"ACMeasurement", "ThreePhaseAcMeasurement"})
@@ -280,16 +281,11 @@ class EnergyService:
         return meter
 
     def _building(self, building_id: str) -> _Building:
-        buildings = self._buildings
-        building = buildings.get(building_id)
-        if building is None:
-            building = _Building(building_id, self.settings.baseline_weeks)
-            buildings[building_id] = building
-            if len(buildings) > self.settings.max_buildings:
-                buildings.popitem(last=False)
-        else:
-            buildings.move_to_end(building_id)
-        return building
+        return recently_used(
+            self._buildings, building_id,
+            lambda: _Building(building_id, self.settings.baseline_weeks),
+            self.settings.max_buildings,
+        )
 
     def _spread(
         self, building: _Building, meter: _Meter, used: float, start_s: float, end_s: float

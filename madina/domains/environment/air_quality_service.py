@@ -39,6 +39,7 @@ from madina.domains.environment.averages import HOUR, HourlySeries, window_mean
 from madina.domains.environment.settings import AirQualitySettings
 from madina.domains.environment.units import UnitError, to_canonical, to_micrograms
 from madina.domains.environment.who_guidelines import check_guidelines
+from madina.domains.memory import recently_used
 from madina.domains.writes import Write
 
 ALERT_PREFIX = "urn:ngsi-ld:Alert:air-quality:"
@@ -120,14 +121,7 @@ class AirQualityService:
         return writes
 
     def _station(self, entity_id: str) -> _Station:
-        station = self._stations.get(entity_id)
-        if station is None:
-            station = self._stations[entity_id] = _Station()
-            if len(self._stations) > self.settings.max_stations:
-                self._stations.popitem(last=False)
-        else:
-            self._stations.move_to_end(entity_id)
-        return station
+        return recently_used(self._stations, entity_id, _Station, self.settings.max_stations)
 
     def _ingest(self, station: _Station, entity: dict[str, Any], now: datetime) -> bool:
         """Count the entity's new observations; True when at least one was new."""

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from madina.domains import entity_values as ev
 from madina.domains.environment import noise
 from madina.domains.environment.settings import NoiseSettings
+from madina.domains.memory import recently_used
 from madina.domains.writes import Write
 
 END_REFERENCE = "Directive 2002/49/EC, Annex I"
@@ -112,14 +113,7 @@ class NoiseService:
         return start, end
 
     def _station(self, entity_id: str) -> _Station:
-        station = self._stations.get(entity_id)
-        if station is None:
-            station = self._stations[entity_id] = _Station()
-            if len(self._stations) > self.settings.max_stations:
-                self._stations.popitem(last=False)
-        else:
-            self._stations.move_to_end(entity_id)
-        return station
+        return recently_used(self._stations, entity_id, _Station, self.settings.max_stations)
 
     def _day_of(self, second: float) -> int:
         """The assessment day (an ordinal) a moment belongs to: local date of the last day start."""

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from madina.domains import entity_values as ev
+from madina.domains.memory import recently_used
 from madina.domains.traffic.congestion import CongestionState
 from madina.domains.traffic.flow import (
     density_from_flow,
@@ -271,16 +272,10 @@ class TrafficService:
         return LaneObservation(end, period_s, flow, occupancy, speed, density)
 
     def _segment(self, segment_id: str, segment_type: str) -> _Segment:
-        segments = self._segments
-        segment = segments.get(segment_id)
-        if segment is None:
-            segment = _Segment(segment_id, segment_type, self.settings)
-            segments[segment_id] = segment
-            if len(segments) > self.settings.max_segments:
-                segments.popitem(last=False)
-        else:
-            segments.move_to_end(segment_id)
-        return segment
+        return recently_used(
+            self._segments, segment_id,
+            lambda: _Segment(segment_id, segment_type, self.settings), self.settings.max_segments,
+        )
 
     def _interval(self, segment: _Segment, closed: _Closed, now: datetime) -> list[Write]:
         settings = self.settings
