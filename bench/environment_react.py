@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.react import calls_per_second
 from madina.domains.environment.air_quality_service import AirQualityService
 from madina.domains.environment.noise_service import NoiseService
 
@@ -77,23 +76,6 @@ def noise_updates(stations: int, hours: int) -> list[tuple[dict[str, Any], datet
     return updates
 
 
-def calls_per_second(
-    make_service: Callable[[], Any], updates: list[tuple[dict[str, Any], datetime]], repeats: int
-) -> tuple[float, int]:
-    """Best rate over `repeats` fresh services fed the same updates, and the writes made."""
-    best = 0.0
-    writes = 0
-    for _ in range(repeats):
-        service = make_service()
-        react = service.react
-        writes = 0
-        start = time.process_time()
-        for entity, now in updates:
-            writes += len(react(entity, now))
-        best = max(best, len(updates) / (time.process_time() - start))
-    return best, writes
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=200)
@@ -107,7 +89,7 @@ def main() -> None:
          one_pollutant_per_update(air_quality)),
         ("NoiseLevelObserved", NoiseService, noise_updates(args.stations, args.hours)),
     ):
-        rate, writes = calls_per_second(make_service, updates, args.repeats)
+        rate, writes, _ = calls_per_second(make_service, updates, args.repeats)
         print(f"{name}: {len(updates)} updates, {writes} writes, best {rate:,.0f} react calls/s "
               f"({1e6 / rate:.1f} µs per call)")
 

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from bench.react import Updates, calls_per_second
 from madina.domains.safety.config import SafetySettings
 from madina.domains.safety.flood_service import FloodService
 from madina.domains.safety.heat_service import HeatService
 
 START = datetime(2026, 7, 1, tzinfo=UTC)
-Updates = list[tuple[dict[str, Any], datetime]]
 
 
 def gauge_id(n: int) -> str:
@@ -63,22 +60,6 @@ def weather_updates(stations: int, hours: int) -> Updates:
     return updates
 
 
-def calls_per_second(make_service: Callable[[], Any], updates: Updates,
-                     repeats: int) -> tuple[float, int, int]:
-    """Best rate over `repeats` fresh services fed the same updates; writes and CAP messages."""
-    best, writes, messages = 0.0, 0, 0
-    for _ in range(repeats):
-        service = make_service()
-        react = service.react
-        writes = 0
-        start = time.process_time()
-        for entity, now in updates:
-            writes += len(react(entity, now))
-        best = max(best, len(updates) / (time.process_time() - start))
-        messages = len(service.take_messages())
-    return best, writes, messages
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gauges", type=int, default=100)
@@ -93,7 +74,8 @@ def main() -> None:
         ("WeatherObserved", lambda: HeatService(settings),
          weather_updates(args.gauges, args.hours)),
     ):
-        rate, writes, messages = calls_per_second(make_service, updates, args.repeats)
+        rate, writes, service = calls_per_second(make_service, updates, args.repeats)
+        messages = len(service.take_messages())
         print(f"{name}: {len(updates)} updates, {writes} writes, {messages} CAP messages, "
               f"best {rate:,.0f} react calls/s ({1e6 / rate:.1f} µs per call)")
 

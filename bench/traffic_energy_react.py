@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from bench.react import Updates, calls_per_second
 from madina.domains.energy.service import EnergyService
 from madina.domains.energy.settings import BuildingSettings, EnergySettings
 from madina.domains.traffic.scenario import Corridor, CorridorIncident, observations
@@ -31,16 +29,16 @@ from madina.domains.traffic.settings import TrafficSettings
 START = datetime(2026, 6, 1, tzinfo=UTC)  # a Monday
 
 
-def traffic_updates(stations: int) -> tuple[Corridor, list[tuple[datetime, dict[str, Any]]]]:
+def traffic_updates(stations: int) -> tuple[Corridor, Updates]:
     incidents = tuple(
         CorridorIncident(station, START + timedelta(hours=6 + station % 12), timedelta(minutes=30))
         for station in range(1, stations - 1, 7)
     )
     corridor = Corridor(stations=stations, days=1.0, start=START, incidents=incidents)
-    return corridor, observations(corridor)
+    return corridor, [(entity, moment) for moment, entity in observations(corridor)]
 
 
-def energy_updates(buildings: int, days: int) -> list[tuple[datetime, dict[str, Any]]]:
+def energy_updates(buildings: int, days: int) -> Updates:
     rng = random.Random(5)
     registers = [rng.uniform(1e4, 1e6) for _ in range(buildings)]
     updates = []
@@ -50,31 +48,14 @@ def energy_updates(buildings: int, days: int) -> list[tuple[datetime, dict[str, 
         busy = moment.weekday() < 5 and 8 <= moment.hour < 18
         for n in range(buildings):
             registers[n] += (10.0 if busy else 2.5) * rng.uniform(0.9, 1.1)
-            updates.append((moment, {
+            updates.append(({
                 "id": f"urn:ngsi-ld:ACMeasurement:bench-{n}",
                 "type": "ACMeasurement",
                 "totalActiveEnergyImport": {"type": "Property", "value": registers[n],
                                             "observedAt": stamp, "unitCode": "KWH"},
                 "refBuilding": {"type": "Relationship", "object": f"urn:ngsi-ld:Building:{n}"},
-            }))
+            }, moment))
     return updates
-
-
-def calls_per_second(
-    make_service: Callable[[], Any], updates: list[tuple[datetime, dict[str, Any]]], repeats: int
-) -> tuple[float, int]:
-    """Best rate over `repeats` fresh services fed the same updates, and the writes made."""
-    best = 0.0
-    writes = 0
-    for _ in range(repeats):
-        react = make_service().react
-        writes = 0
-        start = time.process_time()
-        for now, entity in updates:
-            writes += len(react(entity, now))
-        elapsed = time.process_time() - start
-        best = max(best, len(updates) / elapsed)
-    return best, writes
 
 
 def main() -> None:
@@ -87,7 +68,7 @@ def main() -> None:
 
     corridor, traffic = traffic_updates(args.stations)
     traffic_settings = TrafficSettings(segments=corridor.segment_settings())
-    rate, writes = calls_per_second(
+    rate, writes, _ = calls_per_second(
         lambda: TrafficService(traffic_settings), traffic, args.repeats
     )
     print(f"TrafficFlowObserved  {len(traffic):>7} updates  {writes:>6} writes  {rate:>9,.0f}/s")
@@ -101,7 +82,8 @@ def main() -> None:
         },
     )
     meters = energy_updates(args.buildings, args.days)
-    rate, writes = calls_per_second(lambda: EnergyService(energy_settings), meters, args.repeats)
+    rate, writes, _ = calls_per_second(lambda: EnergyService(energy_settings), meters,
+                                       args.repeats)
     print(f"ACMeasurement        {len(meters):>7} updates  {writes:>6} writes  {rate:>9,.0f}/s")
 
 
