@@ -21,7 +21,7 @@ import asyncio
 import itertools
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -165,9 +165,11 @@ class Ingestor:
             await self.run_batch(batch)
 
     async def run_batch(self, batch: list[Message]) -> None:
-        """Count the batch as received once, then commit it."""
-        for message in batch:
-            metrics.MEASURES_RECEIVED.labels(message.transport).inc()
+        """Count the batch as received once, then commit it. Counters move once per label
+        and batch: a labelled increment costs several microseconds, per message it was a
+        quarter of the gateway's time."""
+        for transport, count in Counter(message.transport for message in batch).items():
+            metrics.MEASURES_RECEIVED.labels(transport).inc(count)
         await self.commit(batch)
 
     async def commit(self, batch: list[Message]) -> None:
@@ -194,25 +196,30 @@ class Ingestor:
                 for message in batch:  # isolate the message that fails
                     await self.commit([message])
                 return
-        committed = time.time()
+        self._count(batch, outcomes, time.time())
         for message, outcome in zip(batch, outcomes, strict=True):
-            self._count(message, outcome, committed)
             if message.done is not None:
                 message.done(outcome)
 
-    def _count(self, message: Message, outcome: Outcome, now: float) -> None:
-        transport = message.transport
-        if outcome.reason is None:
-            metrics.MEASURES_ACCEPTED.labels(transport).inc()
-            metrics.INGEST_LATENCY.observe(max(0.0, now - message.received_at))
-        elif outcome.reason == "bad_value" and outcome.rejected_values:
-            return  # each of its values was counted and logged already
-        else:
-            metrics.MEASURES_REJECTED.labels(transport, outcome.reason).inc()
-            if self.logged.allow((message.apikey, message.device_id, outcome.reason)):
-                log.warning("measure refused", reason=outcome.reason, detail=outcome.detail,
-                            apikey=message.apikey, device=message.device_id,
-                            transport=transport)
+    def _count(self, batch: list[Message], outcomes: list[Outcome], now: float) -> None:
+        accepted: Counter[str] = Counter()
+        rejected: Counter[tuple[str, str]] = Counter()
+        observe = metrics.INGEST_LATENCY.observe
+        for message, outcome in zip(batch, outcomes, strict=True):
+            if outcome.reason is None:
+                accepted[message.transport] += 1
+                observe(max(0.0, now - message.received_at))
+            elif outcome.reason != "bad_value" or not outcome.rejected_values:
+                # (a message whose every value was refused was counted value by value)
+                rejected[message.transport, outcome.reason] += 1
+                if self.logged.allow((message.apikey, message.device_id, outcome.reason)):
+                    log.warning("measure refused", reason=outcome.reason,
+                                detail=outcome.detail, apikey=message.apikey,
+                                device=message.device_id, transport=message.transport)
+        for transport, count in accepted.items():
+            metrics.MEASURES_ACCEPTED.labels(transport).inc(count)
+        for labels, count in rejected.items():
+            metrics.MEASURES_REJECTED.labels(*labels).inc(count)
 
     # -- the work of one batch, where the store wants it -------------------------------------
     def process(self, batch: list[Message]) -> list[Outcome]:
@@ -271,7 +278,7 @@ class Ingestor:
                         log.warning("measure value refused", reason=rejection.reason,
                                     attribute=rejection.object_id, detail=rejection.detail,
                                     device=message.device_id)
-                if any(name not in _static_names(profile) for name in conversion.attributes):
+                if not profile.device.static_names.issuperset(conversion.attributes):
                     groups_attributes.append(conversion.attributes)
             if not groups_attributes:
                 outcome.reason, outcome.detail = "bad_value", "no measure converted"
@@ -324,10 +331,6 @@ class Ingestor:
                                                  "observedAt": at}
             metrics.COMMANDS.labels(message.transport, "result").inc()
         return attributes
-
-
-def _static_names(profile: DeviceProfile) -> frozenset[str]:
-    return frozenset(s.name for s in profile.device.static_attributes)
 
 
 def _rounds(updates: list[_Update]) -> list[list[_Update]]:

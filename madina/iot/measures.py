@@ -66,6 +66,8 @@ class Device:
     explicit_attrs: bool = False
     """True: measures with no mapping are dropped (`explicitAttrs`), else stored as sent."""
     zone: tzinfo = field(init=False, repr=False, compare=False)
+    static_names: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The names of the static attributes (a message of those alone updates nothing)."""
     _by_id: dict[str, AttributeMapping] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +77,8 @@ class Device:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {self.timezone!r}") from None
         object.__setattr__(self, "zone", zone)
+        object.__setattr__(self, "static_names",
+                           frozenset(s.name for s in self.static_attributes))
         by_id = {m.name: m for m in reversed(self.attributes)}
         by_id.update({m.object_id: m for m in reversed(self.attributes)})
         object.__setattr__(self, "_by_id", by_id)
