@@ -79,7 +79,7 @@ class Gateway:
         if self.mqtt_url:
             self.mqtt = MqttClient(self.mqtt_url, self.mqtt_client_id, self.mqtt_share_group,
                                    self.inbox, self.mqtt_session_expiry_s, self.mqtt_version)
-            self.mqtt.start()
+            await self.mqtt.start()
 
     async def stop(self) -> None:
         """Commit what has arrived, then disconnect (the rest is delivered again later)."""
@@ -91,7 +91,7 @@ class Gateway:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drain(), DRAIN_TIMEOUT_S)
         if self.mqtt is not None:
-            self.mqtt.stop()
+            await self.mqtt.stop()
 
     async def _drain(self) -> None:
         assert self.ingestor is not None and self.inbox is not None
