@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import orjson
 
 if TYPE_CHECKING:
     from madina.store.audit import AuditSQL
@@ -153,16 +156,30 @@ class ChangeRow(NamedTuple):
     payload: dict[str, Any]
     """madina.events.changes.Change fields: types, the entity after the change, the changed
     attributes and their previous instances."""
+    types: list[str] | None = None
+    """The entity's types, kept beside the payload too: consumers choose by type, and most
+    changes concern no consumer, so they are read without decoding the payload."""
 
 
 @dataclass(frozen=True)
 class StoredChange:
-    """A committed ChangeRow as a consumer reads it back."""
+    """A committed ChangeRow as a consumer reads it back: the payload still as the JSON text
+    it was stored as, decoded only when `row` is first read."""
 
     cursor: str
     """Opaque position after this change: give it to `changes_after` to read on."""
     tenant: str
-    row: ChangeRow
+    entity_id: str
+    kind: str
+    at: str
+    types: list[str] | None
+    """None for changes logged before the types were kept apart (schema 13 on SQLite, 15 on
+    PostgreSQL): they are in the payload."""
+    raw: str | bytes
+
+    @cached_property
+    def row(self) -> ChangeRow:
+        return ChangeRow(self.entity_id, self.kind, self.at, orjson.loads(self.raw), self.types)
 
 
 class Transaction(Protocol):

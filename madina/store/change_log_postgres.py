@@ -39,10 +39,11 @@ def record(
         )
     if changes:
         conn.execute(
-            "INSERT INTO changes (tenant, entity_id, kind, at, payload)"
-            " SELECT %s, x->>0, x->>1, (x->>2)::timestamptz, x->3"
+            "INSERT INTO changes (tenant, entity_id, kind, at, payload, types)"
+            " SELECT %s, x->>0, x->>1, (x->>2)::timestamptz, x->3, x->>4"
             " FROM jsonb_array_elements(%s::jsonb) x",
-            (tenant, to_json([(c.entity_id, c.kind, c.at, c.payload) for c in changes])),
+            (tenant, to_json([(c.entity_id, c.kind, c.at, c.payload, c.types)
+                              for c in changes])),
         )
 
 
@@ -93,22 +94,21 @@ def changes_after(
     fill: nothing can later appear before the cursor returned last."""
     after = cursor_seq(cursor)
     rows = conn.execute(
-        "SELECT seq, tenant, entity_id, kind, at, payload::text FROM changes"
+        "SELECT seq, tenant, entity_id, kind, at, types, payload::text FROM changes"
         " WHERE seq > %s ORDER BY seq LIMIT %s",
         (after, limit),
     ).fetchall()
     found = []
     expected = None if cursor is None else after + 1
     now = time.monotonic()
-    for seq, tenant, entity_id, kind, at, payload in rows:
+    for seq, tenant, entity_id, kind, at, types, payload in rows:
         if expected is not None and seq != expected and not _pruned_before(conn, seq, found):
             if gaps.patient(expected, now):
                 break
             log.warning("change log gap skipped", first_missing=expected, next=seq)
         expected = seq + 1
-        found.append(StoredChange(
-            str(seq), tenant, ChangeRow(entity_id, kind, canonical(at), orjson.loads(payload))
-        ))
+        found.append(StoredChange(str(seq), tenant, entity_id, kind, canonical(at),
+                                  None if types is None else orjson.loads(types), payload))
     return found
 
 

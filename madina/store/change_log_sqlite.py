@@ -39,8 +39,10 @@ def record(
             )
     if changes:
         conn.executemany(
-            "INSERT INTO changes(tenant, entity_id, kind, at, payload) VALUES (?, ?, ?, ?, ?)",
-            [(tenant, c.entity_id, c.kind, c.at, to_json(c.payload)) for c in changes],
+            "INSERT INTO changes(tenant, entity_id, kind, at, types, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(tenant, c.entity_id, c.kind, c.at, None if c.types is None else to_json(c.types),
+              to_json(c.payload)) for c in changes],
         )
 
 
@@ -48,13 +50,14 @@ def changes_after(
     conn: sqlite3.Connection, cursor: str | None, limit: int
 ) -> list[StoredChange]:
     rows = conn.execute(
-        "SELECT seq, tenant, entity_id, kind, at, payload FROM changes WHERE seq > ?"
+        "SELECT seq, tenant, entity_id, kind, at, types, payload FROM changes WHERE seq > ?"
         " ORDER BY seq LIMIT ?",
         (cursor_seq(cursor), limit),
     )
     return [
-        StoredChange(str(seq), tenant, ChangeRow(entity_id, kind, at, orjson.loads(payload)))
-        for seq, tenant, entity_id, kind, at, payload in rows
+        StoredChange(str(seq), tenant, entity_id, kind, at,
+                     None if types is None else orjson.loads(types), payload)
+        for seq, tenant, entity_id, kind, at, types, payload in rows
     ]
 
 

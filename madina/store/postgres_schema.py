@@ -440,6 +440,12 @@ MIGRATIONS: list[str] = [
     END
     $$;
     """,
+    # 15: each change's entity types beside its payload (JSON array text): the change feed,
+    # the notifier and the domain services choose changes by type, and most changes concern
+    # none of them, so reading them need not decode every payload (NULL in older rows).
+    """
+    ALTER TABLE changes ADD COLUMN types text;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

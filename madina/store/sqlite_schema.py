@@ -429,6 +429,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX open311_requests_service_place
         ON open311_requests (tenant, service_code, status, lat, long);
     """,
+    # 13: each change's entity types beside its payload (JSON array text): the change feed,
+    # the notifier and the domain services choose changes by type, and most changes concern
+    # none of them, so reading them need not decode every payload (NULL in older rows).
+    """
+    ALTER TABLE changes ADD COLUMN types TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

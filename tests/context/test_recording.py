@@ -3,29 +3,18 @@ same transaction, on both engines."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import orjson
 import pytest
 
-from madina.config import Settings
 from madina.context.broker import Broker
 from madina.context.errors import ResourceNotFound
 from madina.events.model import ChangeEvent
-from madina.store.base import EntityQuery, Store
+from madina.store.base import ChangeRow, EntityQuery, Store
 from madina.store.change_log import BadCursor
 from tests.context.entity_helpers import DEFAULT, Terms
 
 TEMP = DEFAULT + "temperature"
 HUM = DEFAULT + "humidity"
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    store = settings.store()
-    store.open()
-    yield store
-    store.close()
 
 
 @pytest.fixture
@@ -150,3 +139,32 @@ def test_prune_drops_only_older_changes(broker: Broker, store: Store) -> None:
     assert store.prune_changes("2000-01-01T00:00:00.000000Z") == 0
     assert store.prune_changes("2999-01-01T00:00:00.000000Z") == 1
     assert events(store) == []
+
+
+def test_an_event_read_back_is_the_event_committed(broker: Broker, store: Store) -> None:
+    """Its types come from their own column, the rest from the payload when first read."""
+    committed: list[ChangeEvent] = []
+    broker.committed.append(committed.extend)
+    broker.create("", sensor(temperature=20), Terms())
+    broker.update_attrs("", "urn:ngsi-ld:Sensor:1",
+                        {"temperature": {"type": "Property", "value": 21}}, Terms())
+    [created, updated] = events(store)
+    assert created.types == [DEFAULT + "Sensor"]
+    for read, sent in zip([created, updated], committed, strict=True):
+        assert read.cursor is not None
+        assert (read.entity, read.attributes, read.previous) == (
+            sent.entity, sent.attributes, sent.previous)
+        assert read == ChangeEvent(sent.tenant, sent.entity_id, sent.kind, sent.at, sent.types,
+                                   sent.entity, sent.attributes, sent.previous, read.cursor)
+
+
+def test_changes_logged_before_types_had_a_column_still_read(store: Store) -> None:
+    """A row written by an older Madina has no types apart: they come from its payload."""
+    payload = {"types": [DEFAULT + "Sensor"], "entity": None, "attributes": {},
+               "previous": {"x": [{"type": "Property", "value": 1}]}}
+    with store.transaction("") as tx:
+        tx.record([], [ChangeRow("urn:ngsi-ld:Sensor:9", "deleted",
+                                 "2026-11-21T09:00:00.000000Z", payload)])
+    [event] = events(store)
+    assert (event.entity_id, event.kind, event.types, event.entity, event.previous) == (
+        "urn:ngsi-ld:Sensor:9", "deleted", [DEFAULT + "Sensor"], None, payload["previous"])
