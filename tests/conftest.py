@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from madina.app import create_app
 from madina.config import Settings
+from madina.store.base import Store
 from tests.conformance.conftest import ContextServer
 from tests.services import postgres_schema
 
@@ -48,6 +49,17 @@ def settings(engine: str, tmp_path) -> Iterator[Settings]:
         return
     with postgres_schema() as url:
         yield Settings(database_url=url, db_pool_size=4, **test_defaults)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """The engine under test's store on its fresh database, open for the test."""
+    store = settings.store()
+    store.open()
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @pytest.fixture

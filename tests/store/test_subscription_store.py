@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from madina.config import Settings
 from madina.store.base import Store
 from madina.store.subscriptions import NewDelivery, Outcome
 
 T0 = "2026-11-21T08:00:00.000000Z"
 T1 = "2026-11-21T08:00:01.000000Z"
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    store = settings.store()
-    store.open()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def doc(n: int) -> dict:

@@ -3,14 +3,11 @@ issued are published, the Atom feed lists the current ones, each message is serv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from lxml import etree
 
 from madina.api.alerts import publish, stored
-from madina.config import Settings
 from madina.domains.safety import atom, cap
 from madina.domains.safety.config import SafetySettings
 from madina.domains.safety.flood_service import FloodService
@@ -32,16 +29,6 @@ def flood_messages(start: datetime) -> list[Message]:
                        "height": {"type": "Property", "value": height,
                                   "observedAt": at.isoformat()}}, at)
     return service.take_messages()
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    store = settings.store()
-    store.open()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def test_a_message_is_stored_once_and_read_back_as_issued(store: Store) -> None:
