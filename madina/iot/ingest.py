@@ -233,6 +233,7 @@ class Ingestor:
                 reason = "too_large" if error.reason == "too_large" else "malformed"
                 outcomes[index] = Outcome(reason, error.reason + (": " + error.detail
                                                                   if error.detail else ""))
+        self.registry.save_autoprovisioned()
         if updates:
             metrics.INGEST_BATCH.observe(len(batch))
         for tenant, tenant_updates in updates.items():
@@ -253,7 +254,7 @@ class Ingestor:
         if len(message.payload) > self.max_bytes:
             raise MalformedPayload("too_large", f"{len(message.payload)} bytes")
         resource = JSON_RESOURCE if message.form == JSON else UL_RESOURCE
-        profile = self.registry.lookup(message.apikey, message.device_id, resource)
+        profile = self.registry.lookup(message.apikey, message.device_id, resource, defer=True)
         if isinstance(profile, Unknown):
             outcome.reason = profile.reason
             return

@@ -4,7 +4,8 @@ its group's settings filled in, cached per worker process.
 A lookup that finds nothing is cached too (a flood from an unknown device must not become a
 flood of queries). Everything cached is forgotten when the provisioning revision moves, which
 `refresh` reads once per batch of measures: a device provisioned through any worker is used by
-every worker from its next batch on.
+every worker from its next batch on. Devices autoprovisioned while a batch is prepared are
+saved together by `save_autoprovisioned`, in one transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Registry:
         self.store = store
         self._revision: int | None = None
         self._devices: dict[tuple[str, str, str], DeviceProfile | Unknown] = {}
+        self._new: dict[tuple[str, str, str], ProvisionedRecord] = {}
+        """Autoprovisioned in the batch being prepared, not yet saved."""
 
     def refresh(self) -> None:
         """Forget everything if provisioning changed anywhere since the last look."""
@@ -44,19 +47,22 @@ class Registry:
         self._devices.clear()
         self._revision = None
 
-    def lookup(self, apikey: str, device_id: str, resource: str) -> DeviceProfile | Unknown:
+    def lookup(self, apikey: str, device_id: str, resource: str,
+               defer: bool = False) -> DeviceProfile | Unknown:
         """The device, autoprovisioned into its group when the group allows it. `resource` is
         the HTTP path or the protocol's (`/iot/d`, `/iot/json`), preferred when one apikey has
-        groups for several resources."""
+        groups for several resources. `defer`: an autoprovisioned device is saved by the next
+        `save_autoprovisioned` (the ingest pipeline's, once per batch), not at once."""
         key = (apikey, device_id, resource)
         found = self._devices.get(key)
         if found is None:
             if len(self._devices) > 100_000:  # bounded: a scan of random device ids
                 self._devices.clear()
-            found = self._devices[key] = self._find(apikey, device_id, resource)
+            found = self._devices[key] = self._find(apikey, device_id, resource, defer)
         return found
 
-    def _find(self, apikey: str, device_id: str, resource: str) -> DeviceProfile | Unknown:
+    def _find(self, apikey: str, device_id: str, resource: str,
+              defer: bool) -> DeviceProfile | Unknown:
         record = self.store.device(apikey, device_id)
         if record is not None:
             group = _pick(self.store.groups_by_apikey(apikey), resource, record)
@@ -69,10 +75,25 @@ class Registry:
             return Unknown(UNKNOWN_DEVICE)
         doc = {"device_id": device_id}
         record = ProvisionedRecord(group.tenant, group.service_path, apikey, device_id, doc)
-        if not self.store.add_device(record):  # another worker was first: use its record
-            record = self.store.device(apikey, device_id) or record
+        if defer:
+            self._new[(apikey, device_id, resource)] = record
+        else:
+            self.store.add_autoprovisioned([record])
         return provisioning.profile(record.tenant, record.service_path, apikey, record.doc,
                                     group.doc, autoprovisioned=True)
+
+    def save_autoprovisioned(self) -> None:
+        """Save the devices autoprovisioned since the last call; if that fails, forget their
+        profiles too, so the batch's retry autoprovisions them again."""
+        new, self._new = self._new, {}
+        if not new:
+            return
+        try:
+            self.store.add_autoprovisioned(list(new.values()))
+        except BaseException:
+            for key in new:
+                self._devices.pop(key, None)
+            raise
 
 
 def _pick(

@@ -54,6 +54,7 @@ class IotStore(Protocol):
 
     def add_device(self, device: ProvisionedRecord) -> bool:
         """False when a device with this (apikey, device id) exists (nothing written)."""
+    def add_autoprovisioned(self, devices: list[ProvisionedRecord]) -> None: ...
     def device(self, apikey: str, device_id: str) -> ProvisionedRecord | None: ...
     def devices(
         self, tenant: str, service_path: str | None, device_id: str | None = None,
@@ -173,6 +174,20 @@ class IotSQL:
             if rows:
                 self._bump(run)
             return bool(rows)
+
+    def add_autoprovisioned(self, devices: list[ProvisionedRecord]) -> None:
+        """Devices their groups provisioned on their first message, in one transaction (a
+        commit each cost a PostgreSQL WAL flush: thousands of new devices took minutes).
+        A device some worker added first keeps its record. The revision stays: the new rows
+        change nothing another worker may have cached (it autoprovisions the same way)."""
+        with self._atomic() as run:
+            for device in devices:
+                run(
+                    f"INSERT INTO iot_devices ({DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (apikey, device_id) DO NOTHING RETURNING apikey",
+                    (device.tenant, device.service_path, device.apikey, device.key,
+                     _json(device.doc)),
+                )
 
     def device(self, apikey: str, device_id: str) -> ProvisionedRecord | None:
         rows = self._read(
