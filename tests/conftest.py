@@ -18,7 +18,7 @@ from madina.app import create_app
 from madina.config import Settings
 from madina.store.base import Store
 from tests.conformance.conftest import ContextServer
-from tests.services import postgres_schema
+from tests.services.migrated import drop_idle, migrated_schema
 
 ENGINES = ("sqlite", "postgres")
 
@@ -37,7 +37,8 @@ def engine(request) -> str:
 
 @pytest.fixture
 def settings(engine: str, tmp_path) -> Iterator[Settings]:
-    """Settings for a broker on a fresh, empty database of the engine under test."""
+    """Settings for a broker on a fresh, empty database of the engine under test (PostgreSQL's
+    already migrated: the migrations' own tests start from nothing)."""
     # The suite's requests all come from one TestClient address: no rate limit in the way;
     # an admin token spares every app start hashing a first admin's password (argon2).
     # Domain services would add derived attributes to the suite's observed entities behind its
@@ -47,8 +48,12 @@ def settings(engine: str, tmp_path) -> Iterator[Settings]:
     if engine == "sqlite":
         yield Settings(database=str(tmp_path / "madina.db"), database_url=None, **test_defaults)
         return
-    with postgres_schema() as url:
+    with migrated_schema() as url:
         yield Settings(database_url=url, db_pool_size=4, **test_defaults)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_idle()
 
 
 @pytest.fixture

@@ -55,6 +55,17 @@ def require_postgres() -> str:
     return postgres_url()
 
 
+def schema_name() -> str:
+    """A new schema name, unique across test processes."""
+    return f"t_{uuid.uuid4().hex[:16]}"
+
+
+def schema_url(base: str, schema: str) -> str:
+    """`base` with its tables landing in `schema`."""
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-csearch_path={schema},public')}"
+
+
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """A database URL whose tables land in a fresh schema, dropped afterwards.
@@ -65,13 +76,11 @@ def postgres_schema() -> Iterator[str]:
     import psycopg
 
     base = require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    schema = schema_name()
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    options = quote(f"-csearch_path={schema},public")
     try:
-        yield f"{base}{separator}options={options}"
+        yield schema_url(base, schema)
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
