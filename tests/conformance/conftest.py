@@ -7,11 +7,12 @@ Everything here talks HTTP only, so the same tests run against any storage engin
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+
+from tests.serving import serving_thread
 
 BASE = "/ngsi-ld/v1"
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
@@ -135,7 +136,7 @@ class ContextServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = serving_thread(self.httpd)
 
     def add(self, path: str, context: dict[str, Any] | list[Any]) -> str:
         """Serve `{"@context": context}` at path and return its URL."""

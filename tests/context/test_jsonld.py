@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
@@ -22,6 +21,7 @@ from madina.config import Settings
 from madina.context.errors import BadRequestData, LdContextNotAvailable, NgsiError
 from madina.context.jsonld import CORE_CONTEXT_URL, ContextResolver, parse_link_header
 from madina.context.jsonld_shipped import SHIPPED_CONTEXTS, load_shipped
+from tests.serving import serving_thread
 
 NGSI = "https://uri.etsi.org/ngsi-ld/"
 DEFAULT = NGSI + "default-context/"
@@ -89,8 +89,7 @@ def server() -> Iterator[tuple[str, dict[str, int]]]:
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     documents["/nested.jsonld"]["@context"][0] = base + "/ctx.jsonld"
     documents["/loop.jsonld"]["@context"] = base + "/loop.jsonld"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    serving_thread(httpd).start()
     yield base, hits
     httpd.shutdown()
     httpd.server_close()
