@@ -12,12 +12,12 @@ from madina.context.broker import Broker
 from madina.store import change_log_postgres
 from madina.store.postgres import PostgresStore
 from tests.context.entity_helpers import Terms
-from tests.services import postgres_schema
+from tests.services.migrated import migrated_schema
 
 
 @pytest.fixture
 def url() -> Iterator[str]:
-    with postgres_schema() as url:
+    with migrated_schema() as url:
         yield url
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from madina.store.iot import ProvisionedRecord
-from tests.services import postgres_schema
+from tests.services.migrated import migrated_schema
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -22,7 +22,7 @@ def iot(request, tmp_path) -> Iterator:
         return
     from madina.store.postgres import PostgresStore
 
-    with postgres_schema() as url:
+    with migrated_schema() as url:
         store = PostgresStore(url, pool_size=2)
         store.open()
         yield store.iot

@@ -10,14 +10,14 @@ import pytest
 from madina.store import change_log_postgres
 from madina.store.base import ChangeRow, InstanceRow
 from madina.store.postgres import PostgresStore
-from tests.services import postgres_schema as fresh_schema
+from tests.services.migrated import migrated_schema
 
 NOW = "2026-11-21T05:00:00.000000Z"
 
 
 @pytest.fixture
 def url():
-    with fresh_schema() as schema_url:
+    with migrated_schema() as schema_url:
         yield schema_url
 
 
