@@ -17,7 +17,7 @@ import anyio.to_thread
 
 from madina.auth import throttle
 from madina.auth.oidc import OidcVerifier
-from madina.auth.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from madina.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from madina.auth.principal import Principal, Role, Via
 from madina.auth.tokens import (
     InvalidToken,
@@ -83,6 +83,7 @@ class Authenticator:
         self.store = store
         self.signer = signer
         self.run = run
+        self._dummy_hash = dummy_hash()
         self.refresh_ttl = refresh_ttl
         self._admin_token = admin_token.encode() if admin_token else None
         self.clock = clock
@@ -95,7 +96,7 @@ class Authenticator:
                 (throttle.address_key(address), throttle.ADDRESS_FREE_FAILURES)]
         await self._check_throttle(keys)
         user = await self.run(self.store.get_user, tenant, name)
-        stored = user.password_hash if user else DUMMY_HASH
+        stored = user.password_hash if user else self._dummy_hash
         valid = await anyio.to_thread.run_sync(verify_password, stored, password)
         if user is None or not valid or user.disabled:
             for key, _ in keys:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 
-from madina.auth.passwords import hash_password, needs_rehash, verify_password
+from madina.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from madina.auth.setup import bootstrap_admin
 
 
@@ -21,6 +21,12 @@ def test_weaker_parameters_need_a_rehash():
     old = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash("pw")
     assert needs_rehash(old)
     assert not needs_rehash(hash_password("pw"))
+
+
+def test_unknown_users_are_verified_against_one_hash_of_todays_parameters():
+    assert dummy_hash() is dummy_hash()
+    assert dummy_hash().startswith("$argon2id$") and not needs_rehash(dummy_hash())
+    assert not verify_password(dummy_hash(), "")
 
 
 def test_first_start_creates_one_admin(settings):
