@@ -73,6 +73,11 @@ class SQLiteStore:
         self.path = path
         self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        """Reads outside transactions go through a connection of their own: they see only
+        what has committed, and never wait for a writer. The writer's connection is shared
+        with the IoT pipeline's thread, so a read on it could see (and a change feed hand out)
+        rows of a transaction that is still open, or is about to roll back."""
         self._lock = threading.RLock()
         self._leases: list[IO[bytes]] = []
         """Lock files of the roles this process leads (try_lead)."""
@@ -94,6 +99,17 @@ class SQLiteStore:
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self._lock_file = open(f"{self.path}-writer.lock", "ab")  # noqa: SIM115 (lifetime)
+        conn = self._connect()
+        migrate(conn)
+        self._conn = conn
+        self._reader = conn
+        if self.path != ":memory:":
+            self._reader = self._connect()
+            self._reader.execute("PRAGMA query_only=1")
+        self._tenants = {row[0] for row in conn.execute("SELECT name FROM tenants")}
+        self._name_ids = dict(conn.execute("SELECT name, id FROM attr_names"))
+
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
@@ -103,12 +119,12 @@ class SQLiteStore:
         conn.execute("PRAGMA mmap_size=268435456")
         sqlite_filters.register_functions(conn)
         conn.create_function("geo_match", 2, self._geo_match, deterministic=False)
-        migrate(conn)
-        self._conn = conn
-        self._tenants = {row[0] for row in conn.execute("SELECT name FROM tenants")}
-        self._name_ids = dict(conn.execute("SELECT name, id FROM attr_names"))
+        return conn
 
     def close(self) -> None:
+        if self._reader is not None and self._reader is not self._conn:
+            self._reader.close()
+        self._reader = None
         if self._conn is not None:
             self._conn.execute("PRAGMA optimize")
             self._conn.close()
@@ -128,6 +144,12 @@ class SQLiteStore:
         if self._conn is None:
             raise RuntimeError("store is not open")
         return self._conn
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        return self._reader
 
     # -- tenants ---------------------------------------------------------------------------
     def tenant_exists(self, tenant: str) -> bool:
@@ -199,7 +221,7 @@ class SQLiteStore:
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, tenant: str, entity_id: str) -> Document | None:
-        row = self.conn.execute(
+        row = self.reader.execute(
             "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
         ).fetchone()
         return orjson.loads(row[0]) if row else None
@@ -209,13 +231,13 @@ class SQLiteStore:
             where, params = self._where(tenant, query, token)
             total = None
             if query.count:
-                total = self.conn.execute(
+                total = self.reader.execute(
                     f"SELECT count(*) FROM entities e WHERE {where}", params
                 ).fetchone()[0]
             if query.limit == 0:
                 return [], total
             order, order_params = self._order(query)
-            rows = self.conn.execute(
+            rows = self.reader.execute(
                 f"SELECT e.doc FROM entities e WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*params, *order_params, query.limit, query.offset],
             ).fetchall()
@@ -225,14 +247,14 @@ class SQLiteStore:
         """Every id the query selects, ignoring paging (purge, batch delete by query)."""
         with self._geo_registered(query.geo) as token:
             where, params = self._where(tenant, query, token)
-            rows = self.conn.execute(
+            rows = self.reader.execute(
                 f"SELECT e.id FROM entities e WHERE {where} ORDER BY e.pk", params
             ).fetchall()
         return [r[0] for r in rows]
 
     def types(self, tenant: str) -> list[TypeSummary]:
         summaries: dict[str, TypeSummary] = {}
-        rows = self.conn.execute(
+        rows = self.reader.execute(
             """
             SELECT t.type, count(DISTINCT t.entity_pk)
             FROM entity_types t WHERE t.tenant = ? GROUP BY t.type ORDER BY t.type
@@ -241,7 +263,7 @@ class SQLiteStore:
         ).fetchall()
         for name, count in rows:
             summaries[name] = TypeSummary(name=name, count=count, attributes={})
-        rows = self.conn.execute(
+        rows = self.reader.execute(
             """
             SELECT t.type, a.key, json_extract(i.value, '$.type')
             FROM entity_types t
@@ -258,7 +280,7 @@ class SQLiteStore:
         return list(summaries.values())
 
     def attributes(self, tenant: str) -> list[AttributeSummary]:
-        kinds = self.conn.execute(
+        kinds = self.reader.execute(
             """
             SELECT a.key, json_extract(i.value, '$.type'), t.type
             FROM entities e
@@ -270,7 +292,7 @@ class SQLiteStore:
             """,
             (tenant,),
         )
-        counts = self.conn.execute(
+        counts = self.reader.execute(
             """
             SELECT a.key, count(*) FROM entities e
             JOIN json_each(e.doc) a ON a.type = 'array' AND instr(a.key, ':') > 0
@@ -311,10 +333,10 @@ class SQLiteStore:
 
     # -- change log ------------------------------------------------------------------------
     def changes_after(self, cursor: str | None, limit: int) -> list[StoredChange]:
-        return change_log_sqlite.changes_after(self.conn, cursor, limit)
+        return change_log_sqlite.changes_after(self.reader, cursor, limit)
 
     def latest_change_cursor(self) -> str | None:
-        return change_log_sqlite.latest_cursor(self.conn)
+        return change_log_sqlite.latest_cursor(self.reader)
 
     def prune_changes(self, before: str) -> int:
         with self._lock, self._writer_turn():

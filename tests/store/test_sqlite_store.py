@@ -185,3 +185,41 @@ def test_removing_an_entity_from_the_indexes_never_scans_a_whole_index(store):
                 )
             )
             assert "SCAN" not in plan.replace("SCAN geo_index VIRTUAL TABLE INDEX 1:", ""), plan
+
+
+def test_reads_never_see_a_transaction_still_open_on_another_thread(store):
+    """The IoT pipeline writes from a thread of its own: a query, or the change feed, reading
+    meanwhile must not hand out its rows before they commit (or when they roll back)."""
+    import threading
+
+    from madina.store.base import ChangeRow
+
+    inside, release = threading.Event(), threading.Event()
+
+    def write(fail: bool) -> None:
+        try:
+            with store.transaction("") as tx:
+                tx.insert(entity(1))
+                tx.record([], [ChangeRow("urn:ngsi-ld:T:1", "created", NOW, {}, [T])])
+                inside.set()
+                release.wait(10)
+                if fail:
+                    raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+
+    for fail in (True, False):
+        inside.clear()
+        release.clear()
+        writer = threading.Thread(target=write, args=(fail,))
+        writer.start()
+        try:
+            assert inside.wait(10)
+            assert store.get("", "urn:ngsi-ld:T:1") is None
+            assert store.changes_after(None, 10) == []
+            assert store.query("", EntityQuery())[0] == []
+        finally:
+            release.set()
+            writer.join()
+    assert store.get("", "urn:ngsi-ld:T:1") is not None
+    assert [c.entity_id for c in store.changes_after(None, 10)] == ["urn:ngsi-ld:T:1"]
