@@ -76,6 +76,10 @@ class SubscriptionMatcher:
         """What each subscription's notifications share, built at its first notification."""
 
     # -- subscriptions -----------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        return not self._compiled
+
     async def refresh(self) -> None:
         subscriptions = self.store.subscriptions
         revision = await self._call(subscriptions.revision)

@@ -42,6 +42,11 @@ CONSUMER = "notifier"
 FROM_THE_START = ""
 """The stored cursor of a consumer that started on an empty change log."""
 BATCH = 500
+SAVE_IDLE_CURSOR_S = 1.0
+"""How often the cursor is saved while changes match no subscription: saving it after every
+batch was a write transaction per commit of the IoT pipeline, queued behind its writes. After a
+restart the changes since are matched again; they notify nobody (a subscription never fires
+for a change older than itself)."""
 RETRY_LEAD_S = 2.0
 CHECK_LEAD_S = 2.0
 
@@ -55,6 +60,9 @@ class Matcher(Protocol):
         """The notifications of periodic (timeInterval) subscriptions due now."""
     def next_due(self) -> float | None:
         """Monotonic time of the next periodic notification, None when there is none."""
+    @property
+    def idle(self) -> bool:
+        """True when there is no subscription at all, in any tenant."""
 
 
 class Notifier:
@@ -82,6 +90,8 @@ class Notifier:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._thread: threading.Thread | None = None
+        self._saved_at = 0.0
+        """Monotonic time the cursor was last saved."""
 
     async def start(self) -> None:
         """Returns once the notifier's thread runs. Before the app serves anything: on a
@@ -193,7 +203,10 @@ class Notifier:
         self._wake.clear()
 
     async def drain(self) -> None:
-        """Match every change committed since the cursor, a batch at a time."""
+        """Match every change committed since the cursor, a batch at a time; with no
+        subscription anywhere, move to the newest change without reading one."""
+        if await self._skip_idle():
+            return
         while True:
             batch = await self._call(self.store.changes_after, self.cursor, BATCH)
             if not batch:
@@ -204,9 +217,25 @@ class Notifier:
             if len(batch) < BATCH:
                 return
 
+    async def _skip_idle(self) -> bool:
+        if not self.matcher.idle:
+            return False
+        latest = await self._call(self.store.latest_change_cursor)
+        # Looked at after the newest change was: a subscription that did not exist then
+        # cannot be owed any change up to it.
+        await self.matcher.refresh()
+        if not self.matcher.idle:
+            return False
+        if latest is not None and latest != self.cursor:
+            await self._enqueue(latest, [])
+            self.cursor = latest
+        return True
+
     async def _enqueue(self, cursor: str | None, deliveries: list[NewDelivery]) -> None:
-        if cursor is None and not deliveries:
+        if not deliveries and (
+                cursor is None or time.monotonic() - self._saved_at < SAVE_IDLE_CURSOR_S):
             return
+        self._saved_at = time.monotonic()
         now = time.time()
         held_until = now + self.deliverer.policy.lease
         written = await self._call(self.store.subscriptions.enqueue, CONSUMER, cursor,

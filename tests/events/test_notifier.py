@@ -289,3 +289,26 @@ def test_a_subscription_is_notified_in_commit_order(settings: Settings,
         create(client, 2)
         assert [e["id"] for e in receiver.entities(2)] == [
             "urn:ngsi-ld:Sensor:1", "urn:ngsi-ld:Sensor:2"]
+
+
+def test_with_no_subscription_changes_are_passed_over_unread(settings: Settings,
+                                                             receiver: Receiver) -> None:
+    """Nobody to notify: the notifier moves to the newest change without reading any (the
+    IoT pipeline's thousands a second), and a subscription made later still gets the changes
+    that follow it."""
+    with running(settings) as client:
+        notifier = client.app.state.notifier
+        wait_until(lambda: notifier.leading is not None, what="a leader")
+        matched: list[str] = []
+        match = notifier.matcher.match
+        notifier.matcher.match = lambda events: matched.extend(
+            e.entity_id for e in events) or match(events)
+        for n in range(5):
+            create(client, n)
+        newest = client.app.state.store.latest_change_cursor()
+        wait_until(lambda: notifier.cursor == newest, what="the cursor at the newest change")
+        assert matched == []
+        subscribe(client, receiver.url)
+        create(client, 9)
+        assert [e["id"] for e in receiver.entities(1)] == ["urn:ngsi-ld:Sensor:9"]
+        assert matched == ["urn:ngsi-ld:Sensor:9"]
