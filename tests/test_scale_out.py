@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -123,12 +124,26 @@ def db_url() -> Iterator[str]:
 
 
 # -- 1. two workers, one database ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    """Two `madina serve` processes on the same schema (A, B), started together on it empty.
+    The tests of this section share them (starting two servers is seconds on a loaded
+    machine); each test keeps to a tenant of its own (`pair`)."""
+    logs = tmp_path_factory.mktemp("pair")
+    with postgres_schema() as url:
+        a = Server(url, logs / "a.log")
+        b = Server(url, logs / "b.log")
+        with serving(a, b):
+            yield a, b
+
+
 @pytest.fixture
-def pair(db_url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    """Clients of two `madina serve` processes on the same schema (A, B)."""
-    a = Server(db_url, tmp_path / "a.log")
-    b = Server(db_url, tmp_path / "b.log")
-    with serving(a, b), httpx.Client(base_url=a.api) as ca, httpx.Client(base_url=b.api) as cb:
+def pair(servers: tuple[Server, Server]) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Clients of A and B, both in a tenant no other test uses."""
+    a, b = servers
+    tenant = {"NGSILD-Tenant": f"t{uuid.uuid4().hex[:12]}"}
+    with (httpx.Client(base_url=a.api, headers=tenant) as ca,
+          httpx.Client(base_url=b.api, headers=tenant) as cb):
         yield ca, cb
 
 
