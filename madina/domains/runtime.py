@@ -114,8 +114,11 @@ class DomainRuntime:
         if self._queue:
             self._ready.set()
 
+    def _watches(self, types: list[str]) -> bool:
+        return any(local_name(t) in self._by_type for t in types)
+
     def _wanted(self, event: ChangeEvent) -> bool:
-        if event.kind == DELETED or not any(local_name(t) in self._by_type for t in event.types):
+        if event.kind == DELETED or not self._watches(event.types):
             return False
         return not event.attributes or not set(event.attributes) <= self._derived
 
@@ -125,7 +128,7 @@ class DomainRuntime:
             if self.leading is None:
                 await asyncio.sleep(RETRY_LEAD_SECONDS)
         log.info("domain services started", services=[type(s).__name__ for s in self.services])
-        self.feed.subscribe(self._take)
+        self.feed.subscribe(self._take, self._watches)
         while True:
             await self._ready.wait()
             self._ready.clear()

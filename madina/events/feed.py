@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import structlog
 
 from madina.events.model import ChangeEvent
-from madina.store.base import Store, StoreUnavailable
+from madina.store.base import Store, StoredChange, StoreUnavailable
 from madina.store.change_log import BadCursor
 
 log = structlog.get_logger("madina.events")
@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 Reader = Callable[[list[ChangeEvent]], None]
 """Gets every batch of events in commit order, on the event loop; must not block."""
+Wants = Callable[[list[str]], bool]
+"""Whether a reader wants the changes of entities of these (expanded) types."""
 
 BATCH = 500
 PRUNE_EVERY = timedelta(hours=1)
@@ -51,7 +53,7 @@ class ChangeFeed:
         """The newest events read, oldest first."""
         self.cursor: str | None = None
         """Position after the last event read."""
-        self._readers: list[Reader] = []
+        self._readers: dict[Reader, Wants | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -78,12 +80,13 @@ class ChangeFeed:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def subscribe(self, reader: Reader) -> None:
-        self._readers.append(reader)
+    def subscribe(self, reader: Reader, wants: Wants | None = None) -> None:
+        """`wants`: the reader takes only changes of some types (it may still be handed
+        others); with no reader taking every change, the feed builds no event for the rest."""
+        self._readers[reader] = wants
 
     def unsubscribe(self, reader: Reader) -> None:
-        with contextlib.suppress(ValueError):
-            self._readers.remove(reader)
+        self._readers.pop(reader, None)
 
     async def since(self, cursor: str) -> list[ChangeEvent]:
         """Events after `cursor` up to the feed's own position, for a reader resuming: from
@@ -152,13 +155,24 @@ class ChangeFeed:
             await self._read_all()
 
     async def _read_all(self) -> None:
+        if not self._readers:
+            # Nobody to hand events to: move to the newest change without reading any (a
+            # stream resuming later reads what it missed from the log).
+            self.recent.clear()
+            self.cursor = await self._run(self.store.latest_change_cursor) or self.cursor
+            return
         while True:
             batch = await self._run(self.store.changes_after, self.cursor, BATCH)
             if not batch:
                 return
-            events = [ChangeEvent.from_stored(stored) for stored in batch]
             self.cursor = batch[-1].cursor
-            self.recent.extend(events)
+            wanted = list(self._readers.values())
+            if None in wanted:
+                events = [ChangeEvent.from_stored(stored) for stored in batch]
+                self.recent.extend(events)
+            else:  # `recent` would have holes, and resuming streams would skip them
+                self.recent.clear()
+                events = [ChangeEvent.from_stored(stored) for stored in _typed(batch, wanted)]
             for reader in list(self._readers):
                 try:
                     reader(events)
@@ -181,3 +195,10 @@ class ChangeFeed:
         if self.store.runs_on_loop:
             return function(*args)
         return await asyncio.to_thread(function, *args)
+
+
+def _typed(batch: list[StoredChange], wanted: list[Wants]) -> list[StoredChange]:
+    """The changes some reader wants by their types (all of a change logged before its types
+    were kept apart: its payload has them, and the reader looks)."""
+    return [stored for stored in batch
+            if stored.types is None or any(wants(stored.types) for wants in wanted)]

@@ -48,17 +48,21 @@ def test_writes_of_another_process_arrive_by_polling(
     client: TestClient, settings: Settings
 ) -> None:
     feed = client.app.state.changes
+    seen: list[ChangeEvent] = []
+    feed.subscribe(seen.extend)
     other = settings.store()  # a second worker process's store on the same database
     other.open()
     try:
         Broker(other).create("", sensor(7), Terms())
-        wait_for(lambda: any(e.entity_id == "urn:ngsi-ld:Sensor:7" for e in feed.recent))
+        wait_for(lambda: any(e.entity_id == "urn:ngsi-ld:Sensor:7" for e in seen))
     finally:
         other.close()
+        feed.unsubscribe(seen.extend)
 
 
 def test_resume_from_memory_and_from_the_log(client: TestClient) -> None:
     feed = client.app.state.changes
+    feed.subscribe(lambda events: None)  # a live stream: the feed keeps what it reads
     for n in range(5):
         client.post("/ngsi-ld/v1/entities", json=sensor(n), headers=JSON_LD)
     wait_for(lambda: len(feed.recent) == 5)
@@ -68,6 +72,33 @@ def test_resume_from_memory_and_from_the_log(client: TestClient) -> None:
     feed.recent.clear()  # forgotten: the log answers instead
     resumed = client.portal.call(feed.since, first)
     assert [e.entity_id[-1] for e in resumed] == ["1", "2", "3", "4"]
+
+
+def test_with_no_reader_nothing_is_read_and_a_later_reader_resumes_from_the_log(
+        client: TestClient) -> None:
+    """No live stream, no domain service: the feed only follows the newest position; a
+    stream connecting later with an older cursor reads what it missed from the log."""
+    feed = client.app.state.changes
+    client.post("/ngsi-ld/v1/entities", json=sensor(9), headers=JSON_LD)
+    start = client.app.state.store.latest_change_cursor()
+    for n in range(3):
+        client.post("/ngsi-ld/v1/entities", json=sensor(n), headers=JSON_LD)
+    newest = client.app.state.store.latest_change_cursor()
+    wait_for(lambda: feed.cursor == newest)
+    assert list(feed.recent) == []
+    resumed = client.portal.call(feed.since, start)
+    assert [e.entity_id[-1] for e in resumed] == ["0", "1", "2"]
+
+
+def test_a_reader_of_some_types_gets_their_changes(client: TestClient) -> None:
+    feed = client.app.state.changes
+    seen: list[ChangeEvent] = []
+    feed.subscribe(seen.extend, lambda types: any(t.endswith("Lamp") for t in types))
+    client.post("/ngsi-ld/v1/entities", json=sensor(1), headers=JSON_LD)
+    client.post("/ngsi-ld/v1/entities", json={**sensor(2), "type": "Lamp"}, headers=JSON_LD)
+    wait_for(lambda: len(seen) >= 1)
+    assert [e.entity_id for e in seen] == ["urn:ngsi-ld:Sensor:2"]
+    feed.unsubscribe(seen.extend)
 
 
 def test_concurrent_reads_hand_out_each_event_once(settings: Settings) -> None:

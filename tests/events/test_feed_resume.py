@@ -14,6 +14,13 @@ from tests.events.test_feed import JSON_LD, sensor, wait_for
 FAR_FUTURE = "9999-01-01T00:00:00.000000Z"
 
 
+@pytest.fixture(autouse=True)
+def reading(client: TestClient) -> None:
+    """A reader (a live stream's) is subscribed: the feed reads every change and keeps the
+    recent ones, which these tests then make it forget."""
+    client.app.state.changes.subscribe(lambda events: None)
+
+
 def write(client: TestClient, numbers: range) -> None:
     for n in numbers:
         answer = client.post("/ngsi-ld/v1/entities", json=sensor(n), headers=JSON_LD)
