@@ -2,17 +2,22 @@
 over MQTT (QoS 1) into a real Madina server, per storage engine.
 
 In one run, on one private Mosquitto (no queue limits, no persistence):
-1. the ceiling: the same publishers into Mosquitto with a plain QoS 1 subscriber and nothing
-   else — Mosquitto's own pass-through rate on this machine;
-2. per engine, a fresh `madina serve` (MQTT on, a service group that autoprovisions) takes the
-   same load: sustained measures/s committed to the store (Madina's own
-   madina_iot_measures_accepted counter, read over the measuring window, publishers flat out);
-3. then the publishers slow to half that rate (a load Madina keeps up with: at saturation the
-   backlog, and with it any latency, only grows) and a probe device publishes a new value every
-   100 ms and polls its entity until a query shows it: p50/p95 publish → visible.
+1. the ceiling: publishers into Mosquitto with a counting QoS 1 subscriber and nothing else —
+   Mosquitto's own pass-through rate on this machine;
+2. per engine, a fresh `madina serve` (MQTT on, a service group that autoprovisions; each
+   device's first message creates its entity, outside the timing):
+   - capacity: a burst of `--burst` messages is published as fast as Mosquitto takes them
+     (about a second) and timed until Madina's own madina_iot_measures_accepted counter has
+     counted every one committed: messages/s into the store with the machine's cores left to
+     the broker and Madina;
+   - sustained: publishers send at `--load` × that capacity for `--duration` seconds while a
+     probe device publishes a new value every 100 ms and polls its entity until a query shows
+     it: committed messages/s over the window and p50/p95/p99 publish → visible.
+   Each message carries two measures (`t|<n>|h|<n>`); the table gives both counts.
 
-Publishers are separate processes (paho-mqtt), each cycling over its share of the devices, so
-load generator, Mosquitto and Madina share the machine's cores as they would on one host.
+The load generator (bench.mqtt_load) is a raw-socket MQTT client: pre-encoded packets, PUBACKs
+read in bulk; it costs a few microseconds a message, so the numbers are the broker's and
+Madina's, not the generator's. Everything shares the machine's cores, as on one host.
 """
 
 from __future__ import annotations
@@ -37,30 +42,38 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench import pgdb, server
+from bench import mqtt_load, pgdb, server
 
 APIKEY = "bench"
 GROUP = {"apikey": APIKEY, "resource": "/iot/d", "entity_type": "BenchDevice",
          "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"},
                         {"object_id": "h", "name": "humidity", "type": "Number"}]}
+MEASURES_PER_MESSAGE = 2
 ACCEPTED = re.compile(r'^madina_iot_measures_accepted_total\{transport="mqtt"\} (\S+)$', re.M)
 
 
 @dataclass
 class Result:
     name: str
-    measures_per_s: float
-    p95_ms: float | None = None
+    capacity: float
+    """Messages/s committed while a burst drained."""
+    sustained: float | None = None
+    offered: float | None = None
     p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    peak_rss: int | None = None
     note: str = ""
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", type=int, default=2000)
+    parser.add_argument("--burst", type=int, default=100_000, help="messages in the burst")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="sustained seconds")
+    parser.add_argument("--load", type=float, default=0.8,
+                        help="sustained rate as a fraction of the measured capacity")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the server")
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--port", type=int, default=18026)
@@ -77,17 +90,27 @@ def main(argv: list[str] | None = None) -> None:
     print(render(results, args))
 
 
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
 def render(results: list[Result], args: argparse.Namespace) -> str:
-    lines = ["| what | measures/s | p50 publish→query ms | p95 publish→query ms | note |",
-             "|---|---:|---:|---:|---|"]
+    ceiling_rate = results[0].capacity
+    lines = ["| what | messages/s | measures/s | vs ceiling | sustained messages/s (offered)"
+             " | p50 / p95 / p99 publish→query ms | peak RSS MB | note |",
+             "|---|---:|---:|---:|---:|---|---:|---|"]
     for r in results:
-        p50 = f"{r.p50_ms:.0f}" if r.p50_ms is not None else "—"
-        p95 = f"{r.p95_ms:.0f}" if r.p95_ms is not None else "—"
-        lines.append(f"| {r.name} | {r.measures_per_s:,.0f} | {p50} | {p95} | {r.note} |")
+        sustained = "—" if r.sustained is None else f"{r.sustained:,.0f} ({r.offered:,.0f})"
+        ratio = f"{r.capacity / ceiling_rate:.2f}" if ceiling_rate else "—"
+        rss = "—" if r.peak_rss is None else f"{r.peak_rss / 2**20:,.0f}"
+        lines.append(f"| {r.name} | {r.capacity:,.0f} | {r.capacity * MEASURES_PER_MESSAGE:,.0f}"
+                     f" | {ratio} | {sustained} | {_ms(r.p50_ms)} / {_ms(r.p95_ms)} /"
+                     f" {_ms(r.p99_ms)} | {rss} | {r.note} |")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     lines.append("")
-    lines.append(f"{args.devices:,} devices, {args.publishers} publisher processes, QoS 1, "
-                 f"{args.duration:.0f} s measured after {args.warmup:.0f} s warm-up, "
+    lines.append(f"{args.devices:,} devices, bursts of {args.burst:,} messages, "
+                 f"{args.publishers} publisher processes, QoS 1, {MEASURES_PER_MESSAGE} measures "
+                 f"a message, sustained {args.duration:.0f} s at {args.load:.0%} of capacity, "
                  f"{args.workers} server worker(s), {os.cpu_count()} cores, load before: {load}")
     return "\n".join(lines)
 
@@ -130,73 +153,55 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
 
 
 # -- publishers ---------------------------------------------------------------------------------
-def _publish(port: int, first: int, devices: int, step: int, stop_at: float, counter,
-             rate: float) -> None:
-    """One publisher process: cycles over devices first, first+step, ... until `stop_at`, at
-    `rate` messages/s (0: as fast as it can)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{first}")
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(2000)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    own = list(range(first, devices, step))
-    sent = 0
-    began = time.time()
-    while time.time() < stop_at:
-        for device in own:
-            if rate and sent % 100 == 0:
-                time.sleep(max(0.0, began + sent / rate - time.time()))
-            info = client.publish(f"/ul/{APIKEY}/dev{device}/attrs",
-                                  f"t|{sent % 40}|h|{sent % 100}", qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:  # paho's queue is full: let it drain
-                time.sleep(0.001)
-                continue
-            sent += 1
-        with counter.get_lock():
-            counter.value += len(own)
-    client.disconnect()
-    client.loop_stop()
+def _message(devices: list[int]):
+    def message(n: int) -> tuple[str, bytes]:
+        device = devices[n % len(devices)]
+        return f"/ul/{APIKEY}/dev{device}/attrs", f"t|{n % 40}|h|{n % 100}".encode()
+
+    return message
 
 
-def _start_publishers(port: int, args: argparse.Namespace, seconds: float, rate: float = 0.0):
-    counter = multiprocessing.Value("q", 0)
-    stop_at = time.time() + seconds
-    processes = [multiprocessing.Process(target=_publish,
-                                         args=(port, n, args.devices, args.publishers, stop_at,
-                                               counter, rate / args.publishers))
-                 for n in range(args.publishers)]
+def _publisher(port: int, first: int, args: argparse.Namespace, count: int,
+               rate: float) -> None:
+    own = list(range(first, args.devices, args.publishers))
+    mqtt_load.publish(port, f"bench-pub-{first}", _message(own), count, rate)
+
+
+def _publish(port: int, args: argparse.Namespace, count: int, rate: float = 0.0) -> list:
+    """Start the publisher processes: `count` messages in all, at `rate` in all (0: flat out),
+    each process cycling over its share of the devices."""
+    processes = [multiprocessing.Process(target=_publisher, args=(
+        port, n, args, count // args.publishers, rate / args.publishers))
+        for n in range(args.publishers)]
     for process in processes:
         process.start()
     return processes
 
 
+def _join(processes: list) -> None:
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            raise RuntimeError(f"a publisher failed (exit {process.exitcode})")
+
+
 # -- the ceiling -------------------------------------------------------------------------------
 def ceiling(port: int, args: argparse.Namespace) -> Result:
-    received = 0
-    lock = threading.Lock()
-
-    def count(client, userdata, message) -> None:
-        nonlocal received
-        with lock:
-            received += 1
-
-    sink = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sink",
-                       protocol=mqtt.MQTTv5)
-    sink.on_message = count
-    sink.connect("127.0.0.1", port)
-    sink.loop_start()
-    sink.subscribe(f"/ul/{APIKEY}/+/attrs", qos=1)
-    time.sleep(0.3)
-    publishers = _start_publishers(port, args, args.warmup + args.duration)
-    time.sleep(args.warmup)
-    start, started = received, time.monotonic()
-    time.sleep(args.duration)
-    rate = (received - start) / (time.monotonic() - started)
+    """Publishers flat out into Mosquitto, one subscriber counting: messages/s through."""
+    seconds = 5.0
+    started = threading.Event()
+    counted: list[int] = []
+    sink = threading.Thread(target=lambda: counted.append(mqtt_load.count_received(
+        port, f"/ul/{APIKEY}/+/attrs", seconds, started.set, warmup=1.0)))
+    sink.start()
+    started.wait(10)
+    publishers = _publish(port, args, 10**9, 0.0)
+    sink.join()
+    for process in publishers:
+        process.terminate()
     for process in publishers:
         process.join()
-    sink.disconnect()
-    sink.loop_stop()
-    return Result("Mosquitto pass-through (ceiling)", rate,
+    return Result("Mosquitto pass-through (ceiling)", counted[0] / seconds if counted else 0.0,
                   note="publishers → Mosquitto → one QoS 1 subscriber, no Madina")
 
 
@@ -208,30 +213,35 @@ def measure(engine: str, broker_port: int, workdir: Path, args: argparse.Namespa
     api = f"http://127.0.0.1:{args.port}"
     with _database(engine, workdir) as db:
         command = server.broker_command(args.port, db, args.workers)
-        with server.running(command, args.port, workdir / f"iot-{engine}.log"):
+        with server.running(command, args.port, workdir / f"iot-{engine}.log") as pid, \
+                server.PeakRss(pid) as memory:
             answer = httpx.post(f"{api}/iot/services", json={"services": [GROUP]})
             if answer.status_code != 201:
                 raise RuntimeError(f"provisioning answered {answer.status_code}")
             time.sleep(1.0)  # the gateway has subscribed
-            publishers = _start_publishers(broker_port, args, args.warmup + args.duration)
-            time.sleep(args.warmup)
+            _join(_publish(broker_port, args, args.devices))  # every device and entity made
+            _wait_accepted(api, args.devices)
             before, started = _accepted(api), time.monotonic()
-            time.sleep(args.duration)
-            committed = _accepted(api) - before
-            rate = committed / (time.monotonic() - started)
-            for process in publishers:
-                process.join()
-            _drain(api)
-            publishers = _start_publishers(broker_port, args, args.duration, rate / 2)
+            _join(_publish(broker_port, args, args.burst))
+            _wait_accepted(api, before + args.burst)
+            capacity = args.burst / (time.monotonic() - started)
+
+            offered = capacity * args.load
+            count = int(offered * (args.duration + 2))
+            publishers = _publish(broker_port, args, count, offered)
+            time.sleep(2.0)  # publishers at pace
+            before, started = _accepted(api), time.monotonic()
             latencies = _probe(broker_port, api, args.duration)
-            for process in publishers:
-                process.join()
+            sustained = (_accepted(api) - before) / (time.monotonic() - started)
+            _join(publishers)
     latencies.sort()
-    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else None
-    p50 = statistics.median(latencies) if latencies else None
-    return Result(f"madina ({engine})", rate, p95, p50,
-                  note=f"latency at {rate / 2:,.0f} measures/s offered, "
-                       f"{len(latencies)} probes")
+
+    def pick(q: float) -> float | None:
+        return latencies[int(q * (len(latencies) - 1))] if latencies else None
+
+    return Result(f"madina ({engine})", capacity, sustained, offered,
+                  statistics.median(latencies) if latencies else None, pick(0.95), pick(0.99),
+                  memory.peak, note=f"{len(latencies)} probes")
 
 
 @contextmanager
@@ -243,15 +253,13 @@ def _database(engine: str, workdir: Path):
             yield url
 
 
-def _drain(api: str, timeout: float = 120.0) -> None:
-    """Wait until the backlog the saturating phase left is committed (the count stops)."""
-    deadline, last = time.monotonic() + timeout, -1.0
-    while time.monotonic() < deadline:
-        now = _accepted(api)
-        if now == last:
-            return
-        last = now
-        time.sleep(1.0)
+def _wait_accepted(api: str, total: float, timeout: float = 600.0) -> None:
+    """Wait until Madina has committed `total` MQTT messages since it started."""
+    deadline = time.monotonic() + timeout
+    while _accepted(api) < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Madina committed {_accepted(api):,.0f} of {total:,.0f} messages")
+        time.sleep(0.25)  # a scrape costs the server several ms: not much more often
 
 
 def _accepted(api: str) -> float:

@@ -76,10 +76,12 @@ def _packet(first: int, body: bytes) -> bytes:
 
 def connect(client_id: str, *, v5: bool, keepalive: int, session_expiry: int,
             receive_maximum: int, username: str | None = None,
-            password: str | None = None) -> bytes:
+            password: str | None = None, clean: bool = False) -> bytes:
     """A CONNECT that resumes the session (MQTT 5: Clean Start 0 with an expiry interval;
-    3.1.1: Clean Session 0, kept until the broker drops it)."""
-    flags = (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+    3.1.1: Clean Session 0, kept until the broker drops it), or with `clean` one that keeps
+    nothing (load generators)."""
+    flags = ((0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+             | (0x02 if clean else 0))
     body = _string("MQTT") + bytes((5 if v5 else 4, flags)) + struct.pack("!H", keepalive)
     if v5:
         properties = (bytes((_SESSION_EXPIRY,)) + struct.pack("!I", session_expiry)
