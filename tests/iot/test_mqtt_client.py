@@ -5,12 +5,14 @@ be stopped and started."""
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
@@ -23,7 +25,7 @@ from tests.services import unavailable
 
 
 class Broker:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, password: str | None = None) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             unavailable("the mosquitto binary is not installed (apt-get install mosquitto)")
@@ -31,7 +33,17 @@ class Broker:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.config = workdir / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+        access = "allow_anonymous true\n"
+        if password is not None:  # one user, "gateway"
+            passwords = workdir / "passwords"
+            passwords.touch(mode=0o600)
+            tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            subprocess.run([tool, "-b", str(passwords), "gateway", password], check=True)
+            # Run as this user: Mosquitto started by root would switch to its own user, which
+            # cannot read a file in the test's private directory.
+            access = (f"allow_anonymous false\npassword_file {passwords}\n"
+                      f"user {getpass.getuser()}\n")
+        self.config.write_text(f"listener {self.port} 127.0.0.1\n{access}"
                                "persistence false\nlog_dest none\n")
         self.binary = binary
         self.process: subprocess.Popen | None = None
@@ -122,3 +134,17 @@ def test_a_command_sent_while_the_broker_is_away_arrives_after_it_returns(
         assert device.next_message(timeout=40) == ("/k2/lamp/cmd", b"lamp@ping|hello")
     finally:
         device.close()
+
+
+@pytest.mark.parametrize("password, connects", [("s3cret/:@", True), ("wrong", False)])
+def test_the_gateway_signs_in_with_the_url_credentials(settings: Settings, tmp_path: Path,
+                                                       password: str, connects: bool) -> None:
+    broker = Broker(tmp_path, password="s3cret/:@")
+    broker.start()
+    try:
+        url = f"mqtt://gateway:{quote(password, safe='')}@127.0.0.1:{broker.port}"
+        settings = settings.model_copy(update={"mqtt_url": url, "mqtt_client_id": "signed"})
+        with TestClient(create_app(settings)) as client:
+            assert client.app.state.iot.mqtt.connected.wait(5) is connects
+    finally:
+        broker.stop()
