@@ -42,6 +42,10 @@ CONSUMER = "notifier"
 FROM_THE_START = ""
 """The stored cursor of a consumer that started on an empty change log."""
 BATCH = 500
+IDLE_POLL_S = 1.0
+"""How often other workers' changes are looked for while no subscription exists (this
+process's commits wake the notifier at once; a subscription made through another worker is
+seen at the next look, and the changes after it are matched then)."""
 SAVE_IDLE_CURSOR_S = 1.0
 """How often the cursor is saved while changes match no subscription: saving it after every
 batch was a write transaction per commit of the IoT pipeline, queued behind its writes. After a
@@ -191,7 +195,7 @@ class Notifier:
                 await self._enqueue(None, await self.matcher.due())
 
     async def _wait(self) -> None:
-        timeout = self.poll_interval
+        timeout = max(self.poll_interval, IDLE_POLL_S) if self.matcher.idle else self.poll_interval
         next_due = self.matcher.next_due()
         if next_due is not None:
             timeout = max(0.0, min(timeout, next_due - time.monotonic()))

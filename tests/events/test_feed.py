@@ -156,3 +156,31 @@ def test_stop_is_not_lost_to_a_wake_up_at_the_same_moment(tmp_path) -> None:
             store.close()
 
     asyncio.run(scenario())
+
+
+def test_with_no_reader_other_workers_changes_are_looked_for_once_a_second(
+        settings: Settings) -> None:
+    """Its own commits still wake it at once; polling 40 times a second for nobody cost an
+    idle PostgreSQL server a tenth of a core."""
+    async def looks_in(seconds: float) -> int:
+        store = settings.store()
+        store.open()
+        looks = 0
+        latest = store.latest_change_cursor
+
+        def counted() -> str | None:
+            nonlocal looks
+            looks += 1
+            return latest()
+
+        store.latest_change_cursor = counted
+        try:
+            feed = ChangeFeed(store, poll_interval=0.01)
+            await feed.start()
+            await asyncio.sleep(seconds)
+            await feed.stop()
+            return looks
+        finally:
+            store.close()
+
+    assert asyncio.run(looks_in(1.5)) <= 3
