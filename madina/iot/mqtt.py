@@ -121,12 +121,12 @@ class MqttClient:
             try:
                 await self._session()
                 attempt = 0
+            except Refused as error:  # before OSError, of which it is one
+                log.warning("MQTT broker refused the gateway", broker=self._broker,
+                            reason=str(error))
             except (OSError, TimeoutError, codec.ProtocolError) as error:
                 log.warning("MQTT connection failed; reconnecting", broker=self._broker,
                             error=str(error) or type(error).__name__)
-            except Refused as error:
-                log.warning("MQTT broker refused the gateway", broker=self._broker,
-                            reason=str(error))
             self.connected.clear()
             await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
             attempt += 1
