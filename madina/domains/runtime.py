@@ -15,7 +15,6 @@ ones whatever @context the devices used.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,6 +30,7 @@ from madina.domains.writes import Write
 from madina.events.feed import ChangeFeed
 from madina.events.model import DELETED, ChangeEvent
 from madina.metrics import DOMAIN_BACKLOG, DOMAIN_EVENTS, DOMAIN_WRITES
+from madina.tasks import cancel
 
 log = structlog.get_logger("madina.domains")
 
@@ -101,11 +101,8 @@ class DomainRuntime:
             self._task = asyncio.create_task(self._run(), name="madina-domains")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         self.feed.unsubscribe(self._take)
 
     def _take(self, events: list[ChangeEvent]) -> None:

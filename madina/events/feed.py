@@ -21,6 +21,7 @@ import structlog
 from madina.events.model import ChangeEvent
 from madina.store.base import Store, StoredChange, StoreUnavailable
 from madina.store.change_log import BadCursor
+from madina.tasks import cancel
 
 log = structlog.get_logger("madina.events")
 T = TypeVar("T")
@@ -73,11 +74,8 @@ class ChangeFeed:
         self._task = asyncio.create_task(self._read_forever(), name="madina-change-feed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     def wake(self, _events: Any = None) -> None:
         """Read the log now; callable from any thread (the broker's commit callbacks)."""

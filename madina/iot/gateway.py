@@ -25,6 +25,7 @@ from madina.iot.mqtt import MqttClient
 from madina.iot.provisioning import JSON, MQTT, DeviceProfile, WrongSyntax
 from madina.iot.registry import Registry
 from madina.store.base import Store
+from madina.tasks import cancel
 
 log = structlog.get_logger("madina.iot")
 
@@ -83,10 +84,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """Commit what has arrived, then disconnect (the rest is delivered again later)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         if self.ingestor is not None and self.inbox is not None and len(self.inbox):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drain(), DRAIN_TIMEOUT_S)

@@ -20,7 +20,6 @@ packet that arrived, and the PUBACKs of a committed batch leave in one write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import hashlib
 import ssl
@@ -36,6 +35,7 @@ import structlog
 from madina.iot import mqtt_codec as codec
 from madina.iot import topics
 from madina.iot.ingest import Inbox, Message, Outcome
+from madina.tasks import cancel
 
 log = structlog.get_logger("madina.iot.mqtt")
 
@@ -86,11 +86,8 @@ class MqttClient:
 
     async def stop(self) -> None:
         """Disconnect, keeping the session: what was not acknowledged is delivered again."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         if self._slot is not None:
             self._slot.close()
             self._slot = None

@@ -26,6 +26,7 @@ import structlog
 from madina.auth.identities import Runner
 from madina.services.open311.mail import SmtpServer, send
 from madina.store.open311_tables import Open311Tables
+from madina.tasks import cancel
 
 log = structlog.get_logger("madina.open311.mail")
 
@@ -54,10 +55,7 @@ class MailSender:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     def wake(self) -> None:
         """Something was queued (callable from any thread)."""
